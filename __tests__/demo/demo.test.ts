@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** `npm start` really serves the demo: start it on a free port and use it. */
+let child: ChildProcess | undefined;
+
+afterEach(() => {
+  // npm start runs tsx, which runs node: end the whole process group.
+  if (child?.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+});
+
+function startDemo(): Promise<string> {
+  const repo = resolve(__dirname, '../..');
+  child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start', '--silent'], {
+    cwd: repo,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  return new Promise((resolveUrl, reject) => {
+    let out = '';
+    child!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolveUrl(m[1]!);
+    });
+    child!.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${out}`)));
+  });
+}
+
+test('npm start serves the demo index and its routes', async () => {
+  const base = await startDemo();
+  const index = await fetch(`${base}/`);
+  expect(index.status).toBe(200);
+  expect(await index.text()).toContain(`curl -i ${base}/errors/teapot`);
+  const teapot = await fetch(`${base}/errors/teapot`, { headers: { 'x-request-id': 'demo-test' } });
+  expect(teapot.status).toBe(418);
+  expect(await teapot.json()).toEqual({
+    code: 'DEMO_TEAPOT',
+    message: 'I refuse to brew coffee',
+    trace_id: 'demo-test',
+  });
+  const missing = await fetch(`${base}/nope`);
+  expect(missing.status).toBe(404);
+}, 60_000);

@@ -1,0 +1,5 @@
+import { closeAllApps } from './harness';
+
+afterEach(async () => {
+  await closeAllApps();
+});

@@ -1,0 +1,12 @@
+/**
+ * Every public name, by subpath. The packed-package test checks that each
+ * subpath of the installed tarball exports exactly these (CJS and ESM) and
+ * that `streamguard` itself exports their union plus ROOT_ONLY.
+ * Each middleware adds its subpath here when it lands.
+ */
+export const PUBLIC_API: Record<string, readonly string[]> = {
+  'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+};
+
+/** Names only the root exports. */
+export const ROOT_ONLY: readonly string[] = ['CHANNELS', 'defaultLogger'];

@@ -1,0 +1,37 @@
+import diagnostics from 'node:diagnostics_channel';
+
+/**
+ * Every `node:diagnostics_channel` name a streamguard middleware publishes
+ * to, `streamguard:<middleware>:<event>`. Publishing costs nothing when
+ * nobody subscribes. `metrics()` subscribes to them; so can OpenTelemetry or
+ * your own code.
+ *
+ * @example
+ * import diagnostics from 'node:diagnostics_channel';
+ * diagnostics.subscribe(CHANNELS.callbackError, (msg) => console.log(msg));
+ */
+export const CHANNELS = {
+  /** A user callback threw or rejected: {@link CallbackErrorMessage}. */
+  callbackError: 'streamguard:core:callback-error',
+} as const;
+
+/** Published on `streamguard:core:callback-error`. */
+export interface CallbackErrorMessage {
+  middleware: string;
+  callback: string;
+  error: unknown;
+}
+
+/**
+ * A typed publish function for one channel; a no-op unless someone subscribes.
+ *
+ * @example
+ * const publishOpen = publisher<{ id: string }>('streamguard:sse:open');
+ * publishOpen({ id });
+ */
+export function publisher<T extends object>(name: string): (message: T) => void {
+  const channel = diagnostics.channel(name);
+  return function publish(message: T): void {
+    if (channel.hasSubscribers) channel.publish(message);
+  };
+}

@@ -1,0 +1,33 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * The `res.locals` key each middleware keeps its per-request state under.
+ * Each middleware folder types its own key by declaration merging of
+ * Express's `Locals` (see e.g. `src/body/locals.ts`).
+ *
+ * @example
+ * const body = res.locals[LOCALS.body];
+ */
+export const LOCALS = {
+  body: 'body',
+  tee: 'tee',
+  sse: 'sse',
+  rateLimit: 'rateLimit',
+} as const;
+
+/** A response with the `locals` bag Express provides and Connect/node:http lack. */
+export type ResponseWithLocals = ServerResponse & { locals: Record<string, unknown> };
+
+/**
+ * Returns `res.locals`, creating it (a prototype-less object, as Express 5
+ * does) when the framework did not: Connect and plain `node:http`.
+ *
+ * @example
+ * ensureLocals(res).rateLimit = decision;
+ */
+export function ensureLocals(res: ServerResponse): Record<string, unknown> {
+  const r = res as ServerResponse & { locals?: Record<string, unknown> };
+  if (typeof r.locals !== 'object' || r.locals === null)
+    r.locals = Object.create(null) as Record<string, unknown>;
+  return r.locals;
+}

@@ -1,0 +1,13 @@
+/**
+ * streamguard: Express/Connect middlewares for request bodies and response
+ * streams that lose nothing, block nothing, and never blow memory. This
+ * module re-exports every public name; each middleware is also its own
+ * subpath (`streamguard/errors`, …).
+ *
+ * @example
+ * import { errorFrames } from 'streamguard';
+ */
+export { type CallbackErrorMessage, CHANNELS } from './core/instrument';
+export { defaultLogger, type Logger } from './core/logger';
+export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
+export * from './errors/index';
