@@ -13,6 +13,16 @@ import diagnostics from 'node:diagnostics_channel';
 export const CHANNELS = {
   /** A user callback threw or rejected: {@link CallbackErrorMessage}. */
   callbackError: 'streamguard:core:callback-error',
+
+  // rereadableBody (src/body)
+
+  // responseTee (src/tee)
+
+  // sse, ndjson, channels (src/sse)
+
+  // rateLimit (src/rate-limit)
+
+  // createBatcher (src/batch)
 } as const;
 
 /** Published on `streamguard:core:callback-error`. */
@@ -21,6 +31,18 @@ export interface CallbackErrorMessage {
   callback: string;
   error: unknown;
 }
+
+// Message types, one block per middleware, in the order above.
+
+// rereadableBody (src/body)
+
+// responseTee (src/tee)
+
+// sse, ndjson, channels (src/sse)
+
+// rateLimit (src/rate-limit)
+
+// createBatcher (src/batch)
 
 /**
  * A typed publish function for one channel; a no-op unless someone subscribes.
