@@ -5,6 +5,7 @@
  * Each middleware adds its subpath here when it lands.
  */
 export const PUBLIC_API: Record<string, readonly string[]> = {
+  'streamguard/batch': ['createBatcher'],
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
 };
 

@@ -23,6 +23,8 @@ export const CHANNELS = {
   // rateLimit (src/rate-limit)
 
   // createBatcher (src/batch)
+  /** A batch was handled (or failed): {@link BatchFlushMessage}. */
+  batchFlush: 'streamguard:batch:flush',
 } as const;
 
 /** Published on `streamguard:core:callback-error`. */
@@ -43,6 +45,15 @@ export interface CallbackErrorMessage {
 // rateLimit (src/rate-limit)
 
 // createBatcher (src/batch)
+
+/** Published on `streamguard:batch:flush` after each batch's handler settled. */
+export interface BatchFlushMessage {
+  key: string;
+  size: number;
+  reason: 'size' | 'time' | 'flush' | 'close';
+  ok: boolean;
+  durationMs: number;
+}
 
 /**
  * A typed publish function for one channel; a no-op unless someone subscribes.
