@@ -7,6 +7,7 @@
 export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/batch': ['createBatcher'],
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+  'streamguard/metrics': ['metrics', 'metricsHandler'],
 };
 
 /** Names only the root exports. */
