@@ -14,3 +14,4 @@ export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
 export * from './errors/index';
 export * from './metrics/index';
+export * from './shutdown/index';

@@ -8,6 +8,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/batch': ['createBatcher'],
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
   'streamguard/metrics': ['metrics', 'metricsHandler'],
+  'streamguard/shutdown': ['shutdown'],
 };
 
 /** Names only the root exports. */

@@ -13,6 +13,8 @@ import diagnostics from 'node:diagnostics_channel';
 export const CHANNELS = {
   /** A user callback threw or rejected: {@link CallbackErrorMessage}. */
   callbackError: 'streamguard:core:callback-error',
+  /** `shutdown(server)` began: {@link ShutdownMessage}. Open streams of that server close themselves. */
+  shutdown: 'streamguard:core:shutdown',
 
   // rereadableBody (src/body)
 
@@ -32,6 +34,12 @@ export interface CallbackErrorMessage {
   middleware: string;
   callback: string;
   error: unknown;
+}
+
+/** Published on `streamguard:core:shutdown` when `shutdown(server)` begins. */
+export interface ShutdownMessage {
+  /** The server shutting down (a `node:http` or `node:https` Server). */
+  server: object;
 }
 
 // Message types, one block per middleware, in the order above.
