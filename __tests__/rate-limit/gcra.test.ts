@@ -54,14 +54,22 @@ describe('GCRA in the MemoryStore (virtual clock)', () => {
     for (let i = 0; i < 3; i++) expect(store.consume('k', 1, p, 0).allowed).toBe(true);
     expect(store.consume('k', 1, p, 99).allowed).toBe(false);
     expect(store.consume('k', 1, p, 100)).toMatchObject({ allowed: true, remaining: 0 });
-    expect(store.consume('k', 1, p, 1_000)).toMatchObject({ allowed: true, remaining: 2, reset: 100 });
+    expect(store.consume('k', 1, p, 1_000)).toMatchObject({
+      allowed: true,
+      remaining: 2,
+      reset: 100,
+    });
   });
 
   it('a rejected request consumes nothing: a too-expensive one does not block a cheap one', () => {
     const store = new MemoryStore();
     const p = policy(1, 1000, 5);
     expect(store.consume('k', 4, p, 0)).toMatchObject({ allowed: true, remaining: 1 });
-    expect(store.consume('k', 3, p, 0)).toMatchObject({ allowed: false, remaining: 1, retryAfter: 2000 });
+    expect(store.consume('k', 3, p, 0)).toMatchObject({
+      allowed: false,
+      remaining: 1,
+      retryAfter: 2000,
+    });
     expect(store.consume('k', 3, p, 0).allowed).toBe(false);
     expect(store.consume('k', 1, p, 0)).toMatchObject({ allowed: true, remaining: 0 });
   });
@@ -122,12 +130,19 @@ describe('penalty box', () => {
 
   it('blocks after `after` consecutive rejections, before touching the bucket', () => {
     const store = new MemoryStore();
-    const p: Policy = { ...base, penalty: { after: 3, duration: 60_000, escalate: 1, max: 60_000 } };
+    const p: Policy = {
+      ...base,
+      penalty: { after: 3, duration: 60_000, escalate: 1, max: 60_000 },
+    };
     store.consume('k', 1, p, 0);
     store.consume('k', 1, p, 0);
     expect(store.consume('k', 1, p, 0)).toMatchObject({ allowed: false, blocked: 0 });
     expect(store.consume('k', 1, p, 0)).toMatchObject({ allowed: false, blocked: 0 });
-    expect(store.consume('k', 1, p, 0)).toMatchObject({ allowed: false, blocked: 60_000, retryAfter: 60_000 });
+    expect(store.consume('k', 1, p, 0)).toMatchObject({
+      allowed: false,
+      blocked: 60_000,
+      retryAfter: 60_000,
+    });
     // The bucket refills meanwhile, but the key stays blocked.
     expect(store.consume('k', 1, p, 30_000)).toMatchObject({ allowed: false, blocked: 30_000 });
     expect(store.consume('k', 1, p, 59_999).allowed).toBe(false);
@@ -136,7 +151,10 @@ describe('penalty box', () => {
 
   it('an admitted request resets the consecutive counter', () => {
     const store = new MemoryStore();
-    const p: Policy = { ...base, penalty: { after: 3, duration: 60_000, escalate: 1, max: 60_000 } };
+    const p: Policy = {
+      ...base,
+      penalty: { after: 3, duration: 60_000, escalate: 1, max: 60_000 },
+    };
     store.consume('k', 1, p, 0);
     store.consume('k', 1, p, 0);
     store.consume('k', 1, p, 0); // reject 1
@@ -148,7 +166,10 @@ describe('penalty box', () => {
 
   it('escalates each further block up to max', () => {
     const store = new MemoryStore();
-    const p: Policy = { ...base, penalty: { after: 1, duration: 10_000, escalate: 3, max: 50_000 } };
+    const p: Policy = {
+      ...base,
+      penalty: { after: 1, duration: 10_000, escalate: 3, max: 50_000 },
+    };
     let now = 0;
     store.consume('k', 2, p, now);
     const lengths: number[] = [];

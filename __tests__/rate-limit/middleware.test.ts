@@ -29,7 +29,13 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     for (let i = 0; i < 3; i++) {
       const res = await request(a.url).get('/').set('x-request-id', `r${i}`);
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ allowed: true, limit: 3, remaining: 2 - i, retryAfter: 0, cost: 1 });
+      expect(res.body).toMatchObject({
+        allowed: true,
+        limit: 3,
+        remaining: 2 - i,
+        retryAfter: 0,
+        cost: 1,
+      });
       expect(res.body.key).toBe('127.0.0.1');
     }
     const res = await request(a.url).get('/').set('x-request-id', 'over');
@@ -89,7 +95,8 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     });
     expect((await request(a.url).get('/expensive')).body.remaining).toBe(4);
     expect((await request(a.url).get('/expensive')).status).toBe(429);
-    for (let i = 0; i < 5; i++) expect((await request(a.url).get('/health')).body).toBe('not counted');
+    for (let i = 0; i < 5; i++)
+      expect((await request(a.url).get('/health')).body).toBe('not counted');
     expect((await request(a.url).get('/cheap')).body.remaining).toBe(3);
   });
 
@@ -193,7 +200,14 @@ describe('keys and proxies', () => {
 
   it('a key function replaces the address', async () => {
     const a = await mount('connect', {
-      use: [rateLimit({ key: (req) => String(req.headers['x-api-key']), burst: 1, rate: 1, interval: '1h' })],
+      use: [
+        rateLimit({
+          key: (req) => String(req.headers['x-api-key']),
+          burst: 1,
+          rate: 1,
+          interval: '1h',
+        }),
+      ],
       handler: localsHandler,
     });
     expect((await request(a.url).get('/').set('x-api-key', 'a')).status).toBe(200);
@@ -231,7 +245,10 @@ describe('options', () => {
   });
 
   it('does not mutate the caller’s options', () => {
-    const options = Object.freeze({ rate: 5, penalty: Object.freeze({ after: 2, duration: '1m' }) });
+    const options = Object.freeze({
+      rate: 5,
+      penalty: Object.freeze({ after: 2, duration: '1m' }),
+    });
     expect(() => rateLimit(options)).not.toThrow();
   });
 });
