@@ -23,7 +23,7 @@ const SWEEP = 2;
  */
 export class MemoryStore implements RateLimitStore {
   readonly maxKeys: number;
-  readonly #buckets = new Map<string, BucketState>();
+  private readonly buckets = new Map<string, BucketState>();
 
   constructor(options?: MemoryStoreOptions) {
     const o = readOptions(options, 'MemoryStore', ['maxKeys']);
@@ -32,31 +32,31 @@ export class MemoryStore implements RateLimitStore {
 
   /** Keys currently held (expired ones may linger until swept). */
   get size(): number {
-    return this.#buckets.size;
+    return this.buckets.size;
   }
 
   consume(key: string, cost: number, policy: Policy, now: number = Date.now()): Decision {
-    const state = this.#touch(key, now);
+    const state = this.touch(key, now);
     return gcraConsume(state, cost, policy, now);
   }
 
   refund(key: string, cost: number, policy: Policy, now: number = Date.now()): void {
-    const state = this.#buckets.get(key);
+    const state = this.buckets.get(key);
     if (state !== undefined) gcraRefund(state, cost, policy, now);
   }
 
   /** Forgets every key. */
   close(): void {
-    this.#buckets.clear();
+    this.buckets.clear();
   }
 
-  #touch(key: string, now: number): BucketState {
-    const buckets = this.#buckets;
-    this.#sweep(now);
+  private touch(key: string, now: number): BucketState {
+    const buckets = this.buckets;
+    this.sweep(now);
     let state = buckets.get(key);
     if (state === undefined) {
       state = { tat: now, rejects: 0, blockedUntil: 0, level: 0, expires: now };
-      if (buckets.size >= this.maxKeys) this.#evictOldest();
+      if (buckets.size >= this.maxKeys) this.evictOldest();
     } else {
       buckets.delete(key);
       if (state.expires <= now) {
@@ -70,16 +70,16 @@ export class MemoryStore implements RateLimitStore {
     return state;
   }
 
-  #sweep(now: number): void {
+  private sweep(now: number): void {
     let checked = 0;
-    for (const [key, state] of this.#buckets) {
+    for (const [key, state] of this.buckets) {
       if (checked++ === SWEEP || state.expires > now) return;
-      this.#buckets.delete(key);
+      this.buckets.delete(key);
     }
   }
 
-  #evictOldest(): void {
-    const oldest = this.#buckets.keys().next();
-    if (oldest.done !== true) this.#buckets.delete(oldest.value);
+  private evictOldest(): void {
+    const oldest = this.buckets.keys().next();
+    if (oldest.done !== true) this.buckets.delete(oldest.value);
   }
 }

@@ -365,7 +365,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     res: ServerResponse,
     next: NextFunction,
   ): void {
-    if (config.skip !== undefined && config.skip(req)) {
+    if (config.skip?.(req)) {
       next();
       return;
     }

@@ -28,12 +28,12 @@ export interface RedisStoreOptions {
 export class RedisStore implements RateLimitStore {
   readonly prefix: string;
   readonly timeout: number;
-  readonly #runner: ScriptRunner;
+  private readonly runner: ScriptRunner;
 
   constructor(options: RedisStoreOptions) {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
     if (o.client === undefined) throw new TypeError('option client is required');
-    this.#runner = scriptRunner(o.client);
+    this.runner = scriptRunner(o.client);
     if (o.prefix !== undefined && typeof o.prefix !== 'string')
       throw new TypeError(`option prefix must be a string, got ${show(o.prefix)}`);
     this.prefix = o.prefix ?? 'streamguard:rl:';
@@ -41,18 +41,18 @@ export class RedisStore implements RateLimitStore {
   }
 
   async consume(key: string, cost: number, policy: Policy): Promise<Decision> {
-    const reply = await this.#run(key, 'c', cost, policy);
+    const reply = await this.run(key, 'c', cost, policy);
     return toDecision(reply);
   }
 
   async refund(key: string, cost: number, policy: Policy): Promise<void> {
-    await this.#run(key, 'r', cost, policy);
+    await this.run(key, 'r', cost, policy);
   }
 
   /** Nothing to release: the client is the caller's. */
   close(): void {}
 
-  #run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
+  private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
     const p = policy.penalty;
     const args = [
       op,
@@ -65,7 +65,7 @@ export class RedisStore implements RateLimitStore {
       p === undefined ? '0' : String(p.max),
     ];
     const full = this.prefix + key;
-    const runner = this.#runner;
+    const runner = this.runner;
     const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
       if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
       throw err;
