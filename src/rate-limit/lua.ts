@@ -42,7 +42,11 @@ local function save()
     redis.call('DEL', key)
     return
   end
-  redis.call('HSET', key, 'tat', f(tat), 'rej', rej, 'bu', f(bu), 'lvl', lvl)
+  if after > 0 then
+    redis.call('HSET', key, 'tat', f(tat), 'rej', rej, 'bu', f(bu), 'lvl', lvl)
+  else
+    redis.call('HSET', key, 'tat', f(tat))
+  end
   redis.call('PEXPIRE', key, ttl)
 end
 if op == 'r' then

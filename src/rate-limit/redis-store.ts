@@ -53,17 +53,7 @@ export class RedisStore implements RateLimitStore {
   close(): void {}
 
   private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
-    const p = policy.penalty;
-    const args = [
-      op,
-      String(cost),
-      String(policy.emission),
-      String(policy.burst),
-      p === undefined ? '0' : String(p.after),
-      p === undefined ? '0' : String(p.duration),
-      p === undefined ? '1' : String(p.escalate),
-      p === undefined ? '0' : String(p.max),
-    ];
+    const args = [op, String(cost), ...policyArgs(policy)];
     const full = this.prefix + key;
     const runner = this.runner;
     const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
@@ -72,6 +62,26 @@ export class RedisStore implements RateLimitStore {
     });
     return this.timeout > 0 ? withTimeout(call, this.timeout) : call;
   }
+}
+
+const POLICY_ARGS = new WeakMap<Policy, readonly string[]>();
+
+/** The script arguments a policy contributes, rendered once per policy. */
+function policyArgs(policy: Policy): readonly string[] {
+  let args = POLICY_ARGS.get(policy);
+  if (args === undefined) {
+    const p = policy.penalty;
+    args = [
+      String(policy.emission),
+      String(policy.burst),
+      p === undefined ? '0' : String(p.after),
+      p === undefined ? '0' : String(p.duration),
+      p === undefined ? '1' : String(p.escalate),
+      p === undefined ? '0' : String(p.max),
+    ];
+    POLICY_ARGS.set(policy, args);
+  }
+  return args;
 }
 
 function isNoScript(err: unknown): boolean {
