@@ -252,3 +252,44 @@ describe('options', () => {
     expect(() => rateLimit(options)).not.toThrow();
   });
 });
+
+describe('hostile callbacks', () => {
+  it('a throwing handler, refund or key never crashes the process; each is reported', async () => {
+    const logger = quietLogger();
+    const a = await mount('express5', {
+      use: [
+        rateLimit({
+          rate: 1,
+          interval: '1h',
+          burst: 1,
+          logger,
+          refund: () => {
+            throw new Error('refund exploded');
+          },
+          handler: (_req, res) => {
+            res.statusCode = 429;
+            res.end('custom');
+            throw new Error('handler exploded');
+          },
+        }),
+      ],
+      handler: localsHandler,
+    });
+    expect((await request(a.url).get('/')).status).toBe(200);
+    expect((await request(a.url).get('/')).text).toBe('custom');
+    expect(logger.lines).toEqual(['rateLimit refund failed', 'rateLimit handler failed']);
+    const b = await mount('http', {
+      use: [
+        rateLimit({
+          key: () => {
+            throw new Error('no key');
+          },
+        }),
+      ],
+      handler: localsHandler,
+    });
+    const res = await request(b.url).get('/');
+    expect(res.status).toBe(500);
+    expect(b.errors).toHaveLength(1);
+  });
+});

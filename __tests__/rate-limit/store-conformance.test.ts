@@ -136,6 +136,14 @@ describe('RedisStore specifics', () => {
     expect(() => new RedisStore({ client: io, prefixx: 'a' } as never)).toThrow(/unknown option/);
   });
 
+  it('leaves no timeout timers behind once calls have answered', async () => {
+    const store = new RedisStore({ client: io, prefix: 'timers:', timeout: 60_000 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await Promise.all(Array.from({ length: 20 }, () => store.consume('k', 1, slow(5))));
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it('a call that takes longer than timeout fails', async () => {
     const never = (): Promise<unknown> => new Promise(() => undefined);
     const store = new RedisStore({ client: never, timeout: 20 });
