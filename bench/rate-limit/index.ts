@@ -3,7 +3,8 @@
  * child process (bare Express, streamguard, express-rate-limit,
  * rate-limiter-flexible; memory and Redis stores), loaded by autocannon from
  * this process. Prints req/s and p99 latency, and both as ratios to bare
- * Express. `BENCH_SECONDS` (default 3) per case and round, `BENCH_ROUNDS`
+ * Express, plus the server's CPU time per request (steadier than req/s on
+ * a shared machine) as a ratio. `BENCH_SECONDS` (default 3) per case and round, `BENCH_ROUNDS`
  * (default 3, interleaved, medians reported), `BENCH_CONNECTIONS` (default 50).
  *
  *   npx tsx bench/rate-limit/index.ts
@@ -30,7 +31,17 @@ interface Result {
   variant: string;
   rps: number;
   p99: number;
+  /** Server CPU microseconds per request. */
+  cpu: number;
   non2xx: number;
+}
+
+/** The child's CPU time so far (user + system, µs). */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+    child.send('cpu');
+  });
 }
 
 function startServer(
@@ -44,7 +55,7 @@ function startServer(
       REDIS_PORT: String(redisPort),
       NODE_ENV: 'production',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
     child.stdout?.once('data', (chunk: Buffer) =>
@@ -66,11 +77,14 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const redis = await startRedis();
   const servers = new Map<string, { child: ChildProcess; port: number }>();
-  const samples = new Map<string, { rps: number[]; p99: number[]; non2xx: number }>();
+  const samples = new Map<
+    string,
+    { rps: number[]; p99: number[]; cpu: number[]; non2xx: number }
+  >();
   try {
     for (const variant of VARIANTS) {
       servers.set(variant, await startServer(variant, redis.port));
-      samples.set(variant, { rps: [], p99: [], non2xx: 0 });
+      samples.set(variant, { rps: [], p99: [], cpu: [], non2xx: 0 });
     }
     for (const variant of VARIANTS)
       await load(`http://127.0.0.1:${servers.get(variant)?.port}/`, 1);
@@ -78,8 +92,13 @@ async function main(): Promise<void> {
     // machine hits every variant alike instead of one of them.
     for (let round = 0; round < ROUNDS; round++) {
       for (const variant of VARIANTS) {
-        const r = await load(`http://127.0.0.1:${servers.get(variant)?.port}/`, SECONDS);
+        const server = servers.get(variant);
+        if (server === undefined) continue;
+        const cpuBefore = await cpuOf(server.child);
+        const r = await load(`http://127.0.0.1:${server.port}/`, SECONDS);
+        const cpuAfter = await cpuOf(server.child);
         const s = samples.get(variant);
+        s?.cpu.push((cpuAfter - cpuBefore) / Math.max(r.requests.total, 1));
         s?.rps.push(r.requests.average);
         s?.p99.push(r.latency.p99);
         if (s !== undefined) s.non2xx += r.non2xx;
@@ -106,6 +125,7 @@ async function main(): Promise<void> {
       variant,
       rps: median(s?.rps ?? []),
       p99: median(s?.p99 ?? []),
+      cpu: median(s?.cpu ?? []),
       non2xx: s?.non2xx ?? 0,
     };
   });
@@ -113,12 +133,26 @@ async function main(): Promise<void> {
   console.log(
     `\nrateLimit overhead: median of ${ROUNDS} interleaved rounds of ${SECONDS}s, ${CONNECTIONS} connections (ratios to bare Express)\n`,
   );
-  console.log('variant                         req/s   ratio   p99 ms   p99 ratio  non-2xx');
+  console.log(
+    'variant                         req/s   ratio   p99 ms   p99 ratio   CPU µs/req   CPU ratio   non-2xx',
+  );
   for (const r of results) {
     console.log(
-      `${r.variant.padEnd(30)} ${String(Math.round(r.rps)).padStart(6)}   ${(r.rps / bare.rps).toFixed(2)}x   ${String(r.p99).padStart(6)}   ${(r.p99 / Math.max(bare.p99, 1)).toFixed(2)}x      ${r.non2xx}`,
+      [
+        r.variant.padEnd(30),
+        String(Math.round(r.rps)).padStart(6),
+        `${(r.rps / bare.rps).toFixed(2)}x`.padStart(7),
+        String(r.p99).padStart(8),
+        `${(r.p99 / Math.max(bare.p99, 1)).toFixed(2)}x`.padStart(11),
+        r.cpu.toFixed(1).padStart(12),
+        `${(bare.cpu / r.cpu).toFixed(2)}x`.padStart(11),
+        String(r.non2xx).padStart(9),
+      ].join(' '),
     );
   }
+  console.log(
+    '\nCPU ratio = bare CPU per request / this CPU per request (1.00x = free); the steadiest figure on a shared machine.',
+  );
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,12 @@ import { integerOption, readOptions } from '../core/options';
 import { type BucketState, gcraConsume, gcraRefund } from './gcra';
 import type { Decision, Policy, RateLimitStore } from './policy';
 
-/** Options for {@link MemoryStore}. */
+/**
+ * Options for {@link MemoryStore}.
+ *
+ * @example
+ * const options: MemoryStoreOptions = { maxKeys: 50_000 };
+ */
 export interface MemoryStoreOptions {
   /** Most keys kept; the least recently used is evicted beyond it. Default `100_000`. */
   maxKeys?: number;

@@ -31,7 +31,12 @@ import type { RateLimitInfo } from './locals';
 import { MemoryStore } from './memory-store';
 import type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
 
-/** The penalty box option of {@link rateLimit}. */
+/**
+ * The penalty box option of {@link rateLimit}.
+ *
+ * @example
+ * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h' };
+ */
 export interface PenaltyOptions {
   /** Consecutive rejections that put a key in the box. Required, >= 1. */
   after: number;
@@ -43,7 +48,12 @@ export interface PenaltyOptions {
   max?: number | string;
 }
 
-/** Options for {@link rateLimit}. */
+/**
+ * Options for {@link rateLimit}.
+ *
+ * @example
+ * const options: RateLimitOptions = { rate: 10, interval: '1s', burst: 30, headers: 'draft-6' };
+ */
 export interface RateLimitOptions {
   /** Tokens added per `interval`. Default `10`. */
   rate?: number;
@@ -84,7 +94,12 @@ export interface RateLimitOptions {
   logger?: Logger;
 }
 
-/** Counters a limiter keeps (read them from `limiter.stats`). */
+/**
+ * Counters a limiter keeps (read them from `limiter.stats`).
+ *
+ * @example
+ * const { admitted, rejected, storeErrors }: RateLimitStats = limiter.stats;
+ */
 export interface RateLimitStats {
   admitted: number;
   rejected: number;
@@ -93,7 +108,14 @@ export interface RateLimitStats {
   fallbackDecisions: number;
 }
 
-/** The middleware `rateLimit()` returns: a request handler with its counters. */
+/**
+ * The middleware `rateLimit()` returns: a request handler with its counters.
+ *
+ * @example
+ * const limiter: RateLimitMiddleware = rateLimit();
+ * app.use(limiter);
+ * setInterval(() => console.log(limiter.stats.rejected), 60_000).unref();
+ */
 export type RateLimitMiddleware = RequestHandler & { readonly stats: Readonly<RateLimitStats> };
 
 interface Config {
@@ -156,7 +178,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     storeErrors: 0,
     fallbackDecisions: 0,
   };
-  let warnedProxy = false;
+  let proxyChecked = false;
   let storeDown = false;
   const { policy, store, fallback, shape, logger, namespace } = config;
 
@@ -164,16 +186,16 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     if (config.key !== undefined) return config.key(req);
     const ip = (req as IncomingMessage & { ip?: unknown }).ip;
     const address = typeof ip === 'string' && ip !== '' ? ip : req.socket.remoteAddress;
-    if (!warnedProxy && req.headers['x-forwarded-for'] !== undefined) warnAboutProxy(req);
+    if (!proxyChecked && req.headers['x-forwarded-for'] !== undefined) checkProxy(req);
     return address === undefined ? 'unknown' : ipKey(address, config.ipv6Subnet);
   }
 
-  function warnAboutProxy(req: IncomingMessage): void {
+  function checkProxy(req: IncomingMessage): void {
     const app = (req as IncomingMessage & { app?: AppLike }).app;
     const trusted =
       app !== undefined && typeof app.get === 'function' && Boolean(app.get('trust proxy'));
+    proxyChecked = true;
     if (trusted) return;
-    warnedProxy = true;
     callSafely(logger, 'rateLimit', 'logger', function warnOnce() {
       logger.warn(
         "rateLimit: X-Forwarded-For is present but Express's 'trust proxy' is off, so every client behind the proxy shares one key; set app.set('trust proxy', …) or pass a key function",

@@ -30,7 +30,12 @@ export interface NodeRedisLike {
  */
 export type SendCommand = (args: string[]) => Promise<unknown>;
 
-/** A client the RedisStore accepts. */
+/**
+ * A client the RedisStore accepts.
+ *
+ * @example
+ * const client: RedisClientLike = createClient({ url: 'redis://localhost:6379' });
+ */
 export type RedisClientLike = IoRedisLike | NodeRedisLike | SendCommand;
 
 /** The one operation the store needs: run a script by SHA, or by source. */

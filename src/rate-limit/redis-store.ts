@@ -4,7 +4,12 @@ import { GCRA_SCRIPT, GCRA_SHA } from './lua';
 import type { Decision, Policy, RateLimitStore } from './policy';
 import { type RedisClientLike, type ScriptRunner, scriptRunner } from './redis-client';
 
-/** Options for {@link RedisStore}. */
+/**
+ * Options for {@link RedisStore}.
+ *
+ * @example
+ * const options: RedisStoreOptions = { client: new Redis(), prefix: 'api:', timeout: '500ms' };
+ */
 export interface RedisStoreOptions {
   /** An ioredis 5 client, a node-redis 5 client, or a `sendCommand(args)` function. Required. */
   client: RedisClientLike;
