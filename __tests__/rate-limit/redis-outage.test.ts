@@ -92,7 +92,7 @@ it('redis-server killed mid-run: fallback, deny (503) and allow, then recovery o
 
     // Back on the same port: the client reconnects and Redis decides again.
     await redis.restart();
-    await new Promise((resolve) => io.once('ready', resolve));
+    if (io.status !== 'ready') await new Promise((resolve) => io.once('ready', resolve));
     const back = await request(fb.url).get('/');
     expect(back.status).toBe(200);
     expect(JSON.parse(back.text)).toMatchObject({ fallback: false, remaining: 1 });
@@ -100,5 +100,54 @@ it('redis-server killed mid-run: fallback, deny (503) and allow, then recovery o
     expect((await request(dn.url).get('/')).status).toBe(200);
   } finally {
     diagnostics.unsubscribe(CHANNELS.rateLimitStoreError, onStoreError);
+  }
+});
+
+it('node-redis client: the same outage and recovery', async () => {
+  const { createClient } = await import('redis');
+  const client = createClient({
+    url: redis.url,
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: () => 50 },
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  const logger = recorder();
+  const limiter = rateLimit({
+    rate: 1,
+    interval: '1h',
+    burst: 2,
+    store: new RedisStore({ client, prefix: 'outage-node:', timeout: 300 }),
+    fallback: new MemoryStore(),
+    logger,
+  });
+  const handler = (
+    _req: unknown,
+    res: import('node:http').ServerResponse & { locals?: Record<string, unknown> },
+  ) => res.end(JSON.stringify(res.locals?.rateLimit ?? null));
+  const app = await mount('connect', { use: [limiter], handler });
+  try {
+    expect(JSON.parse((await request(app.url).get('/')).text)).toMatchObject({
+      fallback: false,
+      remaining: 1,
+    });
+    await redis.kill();
+    expect(JSON.parse((await request(app.url).get('/')).text)).toMatchObject({
+      fallback: true,
+      remaining: 1,
+    });
+    expect(limiter.stats.storeErrors).toBe(1);
+    await redis.restart();
+    if (!client.isReady) await new Promise((resolve) => client.once('ready', resolve));
+    expect(JSON.parse((await request(app.url).get('/')).text)).toMatchObject({
+      fallback: false,
+      remaining: 1,
+    });
+    expect(logger.lines.map((l) => l.replace(/;.*/, ''))).toEqual([
+      'rateLimit: store failed',
+      'rateLimit: store recovered',
+    ]);
+  } finally {
+    client.destroy();
   }
 });
