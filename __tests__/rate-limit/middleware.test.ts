@@ -14,6 +14,15 @@ function localsHandler(_req: IncomingMessage, res: ServerResponse): void {
   res.end(JSON.stringify(info ?? 'not counted'));
 }
 
+/**
+ * Whole seconds derived from a real clock: exact unless the requests before
+ * took a second or more (a loaded CI machine), then one or two less.
+ */
+function expectSeconds(value: unknown, expected: number): void {
+  expect(Number(value)).toBeLessThanOrEqual(expected);
+  expect(Number(value)).toBeGreaterThanOrEqual(expected - 2);
+}
+
 function quietLogger() {
   const lines: string[] = [];
   return { lines, warn: (m: string) => void lines.push(m) };
@@ -42,11 +51,14 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect(res.status).toBe(429);
     expect(res.body).toEqual({
       code: 'RATE_LIMIT_EXCEEDED',
-      message: 'too many requests; retry in 3600 s',
+      message: `too many requests; retry in ${res.headers['retry-after']} s`,
       trace_id: 'over',
     });
-    expect(res.headers['retry-after']).toBe('3600');
-    expect(parseItem(String(res.headers.ratelimit))).toEqual(parseItem('"default";r=0;t=10800'));
+    expectSeconds(res.headers['retry-after'], 3600);
+    const [name, params] = parseItem(String(res.headers.ratelimit));
+    expect(name).toBe('default');
+    expect(params.get('r')).toBe(0);
+    expectSeconds(params.get('t'), 10800);
   });
 
   it('sends the draft structured fields, valid per structured-headers', async () => {
@@ -81,7 +93,7 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     await request(c.url).get('/');
     const over = await request(c.url).get('/');
     expect(over.status).toBe(429);
-    expect(over.headers['retry-after']).toBe('3600');
+    expectSeconds(over.headers['retry-after'], 3600);
     expect(over.headers.ratelimit).toBeUndefined();
   });
 
@@ -127,8 +139,8 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     await request(a.url).get('/');
     const res = await request(a.url).get('/');
     expect(res.status).toBe(429);
-    expect(res.text).toBe('slow down 127.0.0.1 3600');
-    expect(res.headers['retry-after']).toBe('3600');
+    expect(res.text).toBe(`slow down 127.0.0.1 ${res.headers['retry-after']}`);
+    expectSeconds(res.headers['retry-after'], 3600);
   });
 
   it('penalty box: blockedUntil in locals and Retry-After of the block', async () => {
@@ -145,7 +157,7 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
       },
     });
     await request(a.url).get('/');
-    expect((await request(a.url).get('/')).headers['retry-after']).toBe('3600');
+    expectSeconds((await request(a.url).get('/')).headers['retry-after'], 3600);
     const blocked = await request(a.url).get('/');
     expect(blocked.headers['retry-after']).toBe('7200');
     expect(info?.blockedUntil).toBeGreaterThan(Date.now() + 7_000_000);
