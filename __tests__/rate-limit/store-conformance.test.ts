@@ -115,10 +115,10 @@ describe.each(STORES)('%s conformance', (_name, make) => {
 describe('RedisStore specifics', () => {
   it('keys carry the prefix and expire (PEXPIRE)', async () => {
     const store = new RedisStore({ client: io, prefix: 'pfx:' });
-    await store.consume('abc', 1, { emission: 1000, burst: 10, penalty: undefined });
+    await store.consume('abc', 1, { emission: 60_000, burst: 10, penalty: undefined });
     const ttl = await io.pttl('pfx:abc');
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(1000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it('falls back to EVAL when the script cache was flushed (NOSCRIPT)', async () => {
@@ -141,7 +141,8 @@ describe('RedisStore specifics', () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
     await Promise.all(Array.from({ length: 20 }, () => store.consume('k', 1, slow(5))));
-    expect(timers()).toBeLessThanOrEqual(before);
+    // 20 calls: a leak would leave 20 timers; allow for unrelated ones coming and going.
+    expect(timers()).toBeLessThan(before + 5);
   });
 
   it('a call that takes longer than timeout fails', async () => {
