@@ -108,7 +108,7 @@ describe('GCRA in the MemoryStore (virtual clock)', () => {
           return true;
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
     );
   });
 
