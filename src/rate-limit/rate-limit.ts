@@ -44,7 +44,7 @@ export interface PenaltyOptions {
   duration: number | string;
   /** Each further block of the same key lasts this many times longer. Default `1`. */
   escalate?: number;
-  /** The longest block (`'1h'` or ms). Default: no cap beyond `duration · escalate^n`… capped at 24h. */
+  /** The longest block (`'1h'` or ms). Default `'24h'`. */
   max?: number | string;
 }
 
