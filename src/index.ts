@@ -15,3 +15,4 @@ export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/t
 export * from './errors/index';
 export * from './metrics/index';
 export * from './shutdown/index';
+export * from './rate-limit/index';

@@ -40,6 +40,13 @@ test('npm start serves the demo index and its routes', async () => {
     message: 'I refuse to brew coffee',
     trace_id: 'demo-test',
   });
+  const limited = [];
+  for (let i = 0; i < 4; i++) limited.push(await fetch(`${base}/rate-limit`));
+  expect(limited.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+  expect(limited[0]!.headers.get('ratelimit')).toBe('"demo";r=2;t=5');
+  const retryAfter = Number(limited[3]!.headers.get('retry-after'));
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(5);
   const missing = await fetch(`${base}/nope`);
   expect(missing.status).toBe(404);
 }, 60_000);

@@ -9,6 +9,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
   'streamguard/metrics': ['metrics', 'metricsHandler'],
   'streamguard/shutdown': ['shutdown'],
+  'streamguard/rate-limit': ['MemoryStore', 'RedisStore', 'ipKey', 'rateLimit'],
 };
 
 /** Names only the root exports. */

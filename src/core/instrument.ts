@@ -23,6 +23,10 @@ export const CHANNELS = {
   // sse, ndjson, channels (src/sse)
 
   // rateLimit (src/rate-limit)
+  /** One decision per counted request: {@link RateLimitDecisionMessage}. */
+  rateLimitDecision: 'streamguard:rate-limit:decision',
+  /** The store failed (or recovered): {@link RateLimitStoreErrorMessage}. */
+  rateLimitStoreError: 'streamguard:rate-limit:store-error',
 
   // createBatcher (src/batch)
   /** A batch was handled (or failed): {@link BatchFlushMessage}. */
@@ -51,6 +55,30 @@ export interface ShutdownMessage {
 // sse, ndjson, channels (src/sse)
 
 // rateLimit (src/rate-limit)
+
+/** Published on `streamguard:rate-limit:decision` for every request the limiter counted. */
+export interface RateLimitDecisionMessage {
+  key: string;
+  allowed: boolean;
+  /** Rejected by the penalty box (without touching the bucket) or just put into it. */
+  blocked: boolean;
+  cost: number;
+  limit: number;
+  remaining: number;
+  /** Milliseconds until a retry could succeed (0 when allowed). */
+  retryAfter: number;
+  /** The decision came from the fallback store. */
+  fallback: boolean;
+}
+
+/** Published on `streamguard:rate-limit:store-error` for every failed store call. */
+export interface RateLimitStoreErrorMessage {
+  error: unknown;
+  /** `consume` or `refund`. */
+  operation: 'consume' | 'refund';
+  /** What the request got: the fallback store's decision, a pass, or a 503. */
+  action: 'fallback' | 'allow' | 'deny' | 'none';
+}
 
 // createBatcher (src/batch)
 

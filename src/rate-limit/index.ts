@@ -1,0 +1,23 @@
+/**
+ * `streamguard/rate-limit`: a token bucket per client (GCRA) with one Redis
+ * round trip, a penalty box, and the IETF rate limit headers.
+ *
+ * @example
+ * import { MemoryStore, RedisStore, rateLimit } from 'streamguard/rate-limit';
+ */
+import './locals';
+
+export type { HeaderStyle } from './headers';
+export { ipKey } from './ip';
+export type { RateLimitInfo } from './locals';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store';
+export type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
+export {
+  type PenaltyOptions,
+  type RateLimitMiddleware,
+  type RateLimitOptions,
+  type RateLimitStats,
+  rateLimit,
+} from './rate-limit';
+export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from './redis-client';
+export { RedisStore, type RedisStoreOptions } from './redis-store';

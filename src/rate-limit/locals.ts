@@ -1,0 +1,35 @@
+/**
+ * `res.locals.rateLimit`: the decision for this request.
+ *
+ * @example
+ * app.get('/', (req, res) => res.json({ left: res.locals.rateLimit?.remaining }));
+ */
+export interface RateLimitInfo {
+  /** The key the request was counted under (`'1.2.3.4'`, `'2001:db8::/56'`, …). */
+  key: string;
+  /** Whether the request was admitted. */
+  allowed: boolean;
+  /** The bucket's capacity (`burst`). */
+  limit: number;
+  /** Cost units left after this request. */
+  remaining: number;
+  /** What this request cost. */
+  cost: number;
+  /** Milliseconds until the bucket is full again. */
+  reset: number;
+  /** Seconds to wait before retrying (0 when admitted), as in `Retry-After`. */
+  retryAfter: number;
+  /** Epoch milliseconds when the key leaves the penalty box, or 0 when not blocked. */
+  blockedUntil: number;
+  /** The decision came from the fallback store because the main store failed. */
+  fallback: boolean;
+}
+
+declare global {
+  namespace Express {
+    interface Locals {
+      /** Set by streamguard's `rateLimit()`. */
+      rateLimit?: RateLimitInfo;
+    }
+  }
+}

@@ -1,0 +1,476 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../core/errors';
+import {
+  CHANNELS,
+  publisher,
+  type RateLimitDecisionMessage,
+  type RateLimitStoreErrorMessage,
+} from '../core/instrument';
+import { onResponseDone } from '../core/lifecycle';
+import { ensureLocals, LOCALS } from '../core/locals';
+import { callSafely, type Logger, loggerOption } from '../core/logger';
+import {
+  enumOption,
+  functionOption,
+  integerOption,
+  numberOption,
+  readOptions,
+} from '../core/options';
+import type { NextFunction, RequestHandler } from '../core/types';
+import { parseDuration, show } from '../core/units';
+import {
+  type HeaderPairs,
+  type HeaderShape,
+  type HeaderStyle,
+  headerShape,
+  seconds,
+  setRateLimitHeaders,
+} from './headers';
+import { ipKey } from './ip';
+import type { RateLimitInfo } from './locals';
+import { MemoryStore } from './memory-store';
+import type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
+
+/**
+ * The penalty box option of {@link rateLimit}.
+ *
+ * @example
+ * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h' };
+ */
+export interface PenaltyOptions {
+  /** Consecutive rejections that put a key in the box. Required, >= 1. */
+  after: number;
+  /** How long the first block lasts (`'60s'` or ms). Required. */
+  duration: number | string;
+  /** Each further block of the same key lasts this many times longer. Default `1`. */
+  escalate?: number;
+  /** The longest block (`'1h'` or ms). Default `'24h'`. */
+  max?: number | string;
+}
+
+/**
+ * Options for {@link rateLimit}.
+ *
+ * @example
+ * const options: RateLimitOptions = { rate: 10, interval: '1s', burst: 30, headers: 'draft-6' };
+ */
+export interface RateLimitOptions {
+  /** Tokens added per `interval`. Default `10`. */
+  rate?: number;
+  /** The period `rate` refers to (`'1s'`, `'1m'`, ms). Default `'1s'`. */
+  interval?: number | string;
+  /** Bucket capacity: a fresh key admits exactly `burst` unit-cost requests at once. Default `rate`. */
+  burst?: number;
+  /** What a request costs: a number or a function of the request. Default `1`. */
+  cost?: number | ((req: IncomingMessage) => number);
+  /** The client key. Default: `req.ip` (Express) or the socket address, IPv6 grouped by `ipv6Subnet`. */
+  key?: (req: IncomingMessage) => string;
+  /** Prefix length IPv6 clients are grouped by. Default `56`. */
+  ipv6Subnet?: number;
+  /** Where buckets live. Default: a new `MemoryStore()`. */
+  store?: RateLimitStore;
+  /** Put keys that keep hitting the limit in a penalty box. Default: none. */
+  penalty?: PenaltyOptions;
+  /** Which headers to send. Default `'draft-10'`. */
+  headers?: HeaderStyle;
+  /** The quota policy's name in the headers, and a namespace for keys in the store. Default `'default'`. */
+  name?: string;
+  /** Requests for which this returns true are not counted at all. */
+  skip?: (req: IncomingMessage) => boolean;
+  /** Evaluated when the response has finished: true gives the request's cost back (e.g. do not count 2xx). */
+  refund?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Answers a rejected request instead of `next(HttpError 429)`. */
+  handler?: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    info: RateLimitInfo,
+  ) => unknown;
+  /** What to do when the store fails and there is no `fallback`: `'deny'` (503) or `'allow'`. Default `'deny'`. */
+  onStoreError?: 'deny' | 'allow';
+  /** A store consulted while the main store fails (typically a `MemoryStore`). */
+  fallback?: RateLimitStore;
+  /** Where store failures and callback errors are reported. Default: `console.warn`. */
+  logger?: Logger;
+}
+
+/**
+ * Counters a limiter keeps (read them from `limiter.stats`).
+ *
+ * @example
+ * const { admitted, rejected, storeErrors }: RateLimitStats = limiter.stats;
+ */
+export interface RateLimitStats {
+  admitted: number;
+  rejected: number;
+  blocked: number;
+  storeErrors: number;
+  fallbackDecisions: number;
+}
+
+/**
+ * The middleware `rateLimit()` returns: a request handler with its counters.
+ *
+ * @example
+ * const limiter: RateLimitMiddleware = rateLimit();
+ * app.use(limiter);
+ * setInterval(() => console.log(limiter.stats.rejected), 60_000).unref();
+ */
+export type RateLimitMiddleware = RequestHandler & { readonly stats: Readonly<RateLimitStats> };
+
+interface Config {
+  readonly policy: Policy;
+  readonly cost: number | ((req: IncomingMessage) => number);
+  readonly key: ((req: IncomingMessage) => string) | undefined;
+  readonly ipv6Subnet: number;
+  readonly store: RateLimitStore;
+  readonly fallback: RateLimitStore | undefined;
+  readonly shape: HeaderShape;
+  readonly namespace: string;
+  readonly skip: ((req: IncomingMessage) => boolean) | undefined;
+  readonly refund: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  readonly handler: RateLimitOptions['handler'];
+  readonly onStoreError: 'deny' | 'allow';
+  readonly logger: Logger;
+}
+
+const KNOWN = [
+  'rate',
+  'interval',
+  'burst',
+  'cost',
+  'key',
+  'ipv6Subnet',
+  'store',
+  'penalty',
+  'headers',
+  'name',
+  'skip',
+  'refund',
+  'handler',
+  'onStoreError',
+  'fallback',
+  'logger',
+] as const;
+
+const publishDecision = publisher<RateLimitDecisionMessage>(CHANNELS.rateLimitDecision);
+const publishStoreError = publisher<RateLimitStoreErrorMessage>(CHANNELS.rateLimitStoreError);
+
+type AppLike = { get?: (name: string) => unknown };
+
+/**
+ * A token bucket per client (GCRA: one timestamp per key), `rate` tokens per
+ * `interval` up to `burst`, each request costing `cost`. A rejected request
+ * consumes nothing. Rejections answer 429 with `Retry-After` (an ErrorFrame
+ * `RATE_LIMIT_EXCEEDED` through `next(err)`, or your `handler`); optional
+ * penalty box; IETF `RateLimit-Policy`/`RateLimit` headers.
+ *
+ * @example
+ * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, penalty: { after: 3, duration: '60s' } }));
+ * app.use(errorFrames());
+ */
+export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
+  const config = readConfig(options);
+  const stats: RateLimitStats = {
+    admitted: 0,
+    rejected: 0,
+    blocked: 0,
+    storeErrors: 0,
+    fallbackDecisions: 0,
+  };
+  let proxyChecked = false;
+  let storeDown = false;
+  const { policy, store, fallback, shape, logger, namespace } = config;
+
+  function keyOf(req: IncomingMessage): string {
+    if (config.key !== undefined) return config.key(req);
+    const ip = (req as IncomingMessage & { ip?: unknown }).ip;
+    const address = typeof ip === 'string' && ip !== '' ? ip : req.socket.remoteAddress;
+    if (!proxyChecked && req.headers['x-forwarded-for'] !== undefined) checkProxy(req);
+    return address === undefined ? 'unknown' : ipKey(address, config.ipv6Subnet);
+  }
+
+  function checkProxy(req: IncomingMessage): void {
+    const app = (req as IncomingMessage & { app?: AppLike }).app;
+    const trusted =
+      app !== undefined && typeof app.get === 'function' && Boolean(app.get('trust proxy'));
+    proxyChecked = true;
+    if (trusted) return;
+    callSafely(logger, 'rateLimit', 'logger', function warnOnce() {
+      logger.warn(
+        "rateLimit: X-Forwarded-For is present but Express's 'trust proxy' is off, so every client behind the proxy shares one key; set app.set('trust proxy', …) or pass a key function",
+      );
+    });
+  }
+
+  function decided(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    key: string,
+    cost: number,
+    decision: Decision,
+    usedStore: RateLimitStore,
+    viaFallback: boolean,
+  ): void {
+    const now = Date.now();
+    const info: RateLimitInfo = {
+      key,
+      allowed: decision.allowed,
+      limit: policy.burst,
+      remaining: decision.remaining,
+      cost,
+      reset: decision.reset,
+      retryAfter: decision.allowed ? 0 : Math.max(1, seconds(decision.retryAfter)),
+      blockedUntil: decision.blocked > 0 ? now + decision.blocked : 0,
+      fallback: viaFallback,
+    };
+    ensureLocals(res)[LOCALS.rateLimit] = info;
+    const pairs = setRateLimitHeaders(res, shape, decision, now);
+    publishDecision({
+      key,
+      allowed: decision.allowed,
+      blocked: decision.blocked > 0,
+      cost,
+      limit: policy.burst,
+      remaining: decision.remaining,
+      retryAfter: decision.retryAfter,
+      fallback: viaFallback,
+    });
+    if (decision.allowed) {
+      stats.admitted++;
+      if (config.refund !== undefined) watchForRefund(req, res, key, cost, usedStore);
+      next();
+      return;
+    }
+    stats.rejected++;
+    if (decision.blocked > 0) stats.blocked++;
+    reject(req, res, next, info, pairs);
+  }
+
+  function reject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    info: RateLimitInfo,
+    pairs: HeaderPairs,
+  ): void {
+    const handler = config.handler;
+    if (handler !== undefined) {
+      callSafely(logger, 'rateLimit', 'handler', function runHandler() {
+        return handler(req, res, next, info);
+      });
+      return;
+    }
+    const message =
+      info.blockedUntil > 0
+        ? `too many requests; blocked, retry in ${info.retryAfter} s`
+        : `too many requests; retry in ${info.retryAfter} s`;
+    next(
+      new HttpError(429, 'rate.limit.exceeded', message, {
+        headers: Object.fromEntries(pairs),
+        retryAfter: info.retryAfter,
+        limit: info.limit,
+      }),
+    );
+  }
+
+  function watchForRefund(
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    cost: number,
+    usedStore: RateLimitStore,
+  ): void {
+    const predicate = config.refund;
+    if (predicate === undefined) return;
+    onResponseDone(res, function maybeRefund() {
+      let give = false;
+      callSafely(logger, 'rateLimit', 'refund', function askRefund() {
+        give = predicate(req, res) === true;
+      });
+      if (!give) return;
+      try {
+        const result = usedStore.refund(namespace + key, cost, policy);
+        if (result instanceof Promise) result.catch(refundFailed);
+      } catch (error) {
+        refundFailed(error);
+      }
+    });
+  }
+
+  function refundFailed(error: unknown): void {
+    stats.storeErrors++;
+    publishStoreError({ error, operation: 'refund', action: 'none' });
+    callSafely(logger, 'rateLimit', 'logger', function logRefund() {
+      logger.warn('rateLimit: refund failed', error);
+    });
+  }
+
+  function storeFailed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    key: string,
+    cost: number,
+    error: unknown,
+  ): void {
+    stats.storeErrors++;
+    const action = fallback !== undefined ? 'fallback' : config.onStoreError;
+    publishStoreError({ error, operation: 'consume', action });
+    if (!storeDown) {
+      storeDown = true;
+      callSafely(logger, 'rateLimit', 'logger', function logDown() {
+        logger.warn(`rateLimit: store failed; requests get '${action}' until it recovers`, error);
+      });
+    }
+    if (fallback !== undefined) {
+      stats.fallbackDecisions++;
+      runStore(req, res, next, key, cost, fallback, true);
+      return;
+    }
+    if (config.onStoreError === 'allow') {
+      next();
+      return;
+    }
+    next(
+      new HttpError(503, 'rate.limit.unavailable', 'rate limit store unavailable', {
+        cause: error,
+        headers: { 'Retry-After': '1' },
+      }),
+    );
+  }
+
+  function storeRecovered(): void {
+    storeDown = false;
+    callSafely(logger, 'rateLimit', 'logger', function logUp() {
+      logger.warn('rateLimit: store recovered');
+    });
+  }
+
+  function runStore(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    key: string,
+    cost: number,
+    target: RateLimitStore,
+    viaFallback: boolean,
+  ): void {
+    let result: Decision | Promise<Decision>;
+    try {
+      result = target.consume(namespace + key, cost, policy);
+    } catch (error) {
+      if (viaFallback) next(error);
+      else storeFailed(req, res, next, key, cost, error);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      if (storeDown && !viaFallback) storeRecovered();
+      decided(req, res, next, key, cost, result, target, viaFallback);
+      return;
+    }
+    result.then(
+      function onDecision(decision: Decision) {
+        if (storeDown && !viaFallback) storeRecovered();
+        decided(req, res, next, key, cost, decision, target, viaFallback);
+      },
+      function onStoreError(error: unknown) {
+        if (viaFallback) next(error);
+        else storeFailed(req, res, next, key, cost, error);
+      },
+    );
+  }
+
+  function rateLimitMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+  ): void {
+    if (config.skip?.(req)) {
+      next();
+      return;
+    }
+    let key: string;
+    let cost: number;
+    try {
+      key = keyOf(req);
+      cost = typeof config.cost === 'number' ? config.cost : checkCost(config.cost(req));
+    } catch (error) {
+      next(error);
+      return;
+    }
+    runStore(req, res, next, key, cost, store, false);
+  }
+
+  Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
+  return rateLimitMiddleware as RateLimitMiddleware;
+}
+
+function checkCost(cost: unknown): number {
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0)
+    throw new HttpError(500, 'rate.limit.cost.invalid', `rateLimit cost() returned ${show(cost)}`, {
+      expose: false,
+    });
+  return cost;
+}
+
+function readConfig(options: RateLimitOptions | undefined): Config {
+  const o = readOptions(options, 'rateLimit', KNOWN);
+  const rate = numberOption(o.rate, 'rate', 10);
+  const interval = o.interval === undefined ? 1000 : parseDuration(o.interval, 'interval');
+  if (interval <= 0) throw new TypeError('option interval must be a positive duration');
+  const burst = integerOption(o.burst, 'burst', Math.max(1, Math.ceil(rate)), 1);
+  const emission = interval / rate;
+  let cost: Config['cost'] = 1;
+  if (typeof o.cost === 'function') cost = o.cost;
+  else if (o.cost !== undefined) cost = numberOption(o.cost, 'cost', 1, 0, false);
+  const name = o.name ?? 'default';
+  if (typeof name !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(name))
+    throw new TypeError(`option name must be 1-64 printable ASCII characters, got ${show(name)}`);
+  const store = o.store ?? new MemoryStore();
+  checkStore(store, 'store');
+  if (o.fallback !== undefined) checkStore(o.fallback, 'fallback');
+  const style =
+    o.headers === false
+      ? false
+      : enumOption(o.headers, 'headers', ['draft-10', 'draft-6', 'legacy'] as const, 'draft-10');
+  return {
+    policy: { emission, burst, penalty: readPenalty(o.penalty) },
+    cost,
+    key: functionOption(o.key, 'key'),
+    ipv6Subnet: integerOption(o.ipv6Subnet, 'ipv6Subnet', 56, 1, 128),
+    store,
+    fallback: o.fallback,
+    shape: headerShape(style, name, burst, burst * emission),
+    namespace: name === 'default' ? '' : `${name}:`,
+    skip: functionOption(o.skip, 'skip'),
+    refund: functionOption(o.refund, 'refund'),
+    handler: functionOption(o.handler, 'handler'),
+    onStoreError: enumOption(o.onStoreError, 'onStoreError', ['deny', 'allow'] as const, 'deny'),
+    logger: loggerOption(o.logger),
+  };
+}
+
+function readPenalty(value: PenaltyOptions | undefined): PenaltyPolicy | undefined {
+  if (value === undefined) return undefined;
+  const p = readOptions(value, 'rateLimit penalty', ['after', 'duration', 'escalate', 'max']);
+  if (p.after === undefined || p.duration === undefined)
+    throw new TypeError('option penalty needs after and duration');
+  const after = integerOption(p.after, 'penalty.after', 3, 1);
+  const duration = parseDuration(p.duration, 'penalty.duration');
+  const escalate = numberOption(p.escalate, 'penalty.escalate', 1, 1, false);
+  const max = p.max === undefined ? 86_400_000 : parseDuration(p.max, 'penalty.max');
+  return { after, duration, escalate, max: Math.max(max, duration) };
+}
+
+function checkStore(store: unknown, option: string): void {
+  const s = store as Partial<RateLimitStore> | null;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.consume !== 'function' ||
+    typeof s.refund !== 'function'
+  )
+    throw new TypeError(`option ${option} must be a store with consume() and refund()`);
+}

@@ -1,0 +1,126 @@
+import { readOptions } from '../core/options';
+import { parseDuration, show } from '../core/units';
+import { GCRA_SCRIPT, GCRA_SHA } from './lua';
+import type { Decision, Policy, RateLimitStore } from './policy';
+import { type RedisClientLike, type ScriptRunner, scriptRunner } from './redis-client';
+
+/**
+ * Options for {@link RedisStore}.
+ *
+ * @example
+ * const options: RedisStoreOptions = { client: new Redis(), prefix: 'api:', timeout: '500ms' };
+ */
+export interface RedisStoreOptions {
+  /** An ioredis 5 client, a node-redis 5 client, or a `sendCommand(args)` function. Required. */
+  client: RedisClientLike;
+  /** Prepended to every key. Default `'streamguard:rl:'`. */
+  prefix?: string;
+  /** A store call not answered within this is a store error (`'1s'`, ms; `0` = never). Default `1000`. */
+  timeout?: number | string;
+}
+
+/**
+ * A store shared by every process: one atomic Lua round trip per request
+ * (EVALSHA, falling back to EVAL when the server answers NOSCRIPT), Redis
+ * server `TIME` as the clock, one hash per key expired with PEXPIRE. Works
+ * with ioredis 5 and node-redis 5 clients. The client belongs to the caller:
+ * `close()` does not quit it.
+ *
+ * @example
+ * const store = new RedisStore({ client: new Redis(), prefix: 'api:' });
+ * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, store }));
+ */
+export class RedisStore implements RateLimitStore {
+  readonly prefix: string;
+  readonly timeout: number;
+  private readonly runner: ScriptRunner;
+
+  constructor(options: RedisStoreOptions) {
+    const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
+    if (o.client === undefined) throw new TypeError('option client is required');
+    this.runner = scriptRunner(o.client);
+    if (o.prefix !== undefined && typeof o.prefix !== 'string')
+      throw new TypeError(`option prefix must be a string, got ${show(o.prefix)}`);
+    this.prefix = o.prefix ?? 'streamguard:rl:';
+    this.timeout = o.timeout === undefined ? 1000 : parseDuration(o.timeout, 'timeout');
+  }
+
+  async consume(key: string, cost: number, policy: Policy): Promise<Decision> {
+    const reply = await this.run(key, 'c', cost, policy);
+    return toDecision(reply);
+  }
+
+  async refund(key: string, cost: number, policy: Policy): Promise<void> {
+    await this.run(key, 'r', cost, policy);
+  }
+
+  /** Nothing to release: the client is the caller's. */
+  close(): void {}
+
+  private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
+    const args = [op, String(cost), ...policyArgs(policy)];
+    const full = this.prefix + key;
+    const runner = this.runner;
+    const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
+      if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
+      throw err;
+    });
+    return this.timeout > 0 ? withTimeout(call, this.timeout) : call;
+  }
+}
+
+const POLICY_ARGS = new WeakMap<Policy, readonly string[]>();
+
+/** The script arguments a policy contributes, rendered once per policy. */
+function policyArgs(policy: Policy): readonly string[] {
+  let args = POLICY_ARGS.get(policy);
+  if (args === undefined) {
+    const p = policy.penalty;
+    args = [
+      String(policy.emission),
+      String(policy.burst),
+      p === undefined ? '0' : String(p.after),
+      p === undefined ? '0' : String(p.duration),
+      p === undefined ? '1' : String(p.escalate),
+      p === undefined ? '0' : String(p.max),
+    ];
+    POLICY_ARGS.set(policy, args);
+  }
+  return args;
+}
+
+function isNoScript(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.includes('NOSCRIPT');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>(function race(resolve, reject) {
+    const timer = setTimeout(function timedOut() {
+      reject(new Error(`redis did not answer within ${ms} ms`));
+    }, ms);
+    timer.unref();
+    promise.then(
+      function settled(value) {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      function failed(err: unknown) {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+function toDecision(reply: unknown): Decision {
+  if (!Array.isArray(reply) || reply.length < 5)
+    throw new Error(`unexpected reply from the rate limit script: ${show(reply)}`);
+  return {
+    allowed: Number(reply[0]) === 1,
+    remaining: Number(reply[1]),
+    reset: Number(reply[2]),
+    retryAfter: Number(reply[3]),
+    blocked: Number(reply[4]),
+  };
+}
