@@ -9,10 +9,10 @@
  */
 
 export * from './batch/index';
-export { type CallbackErrorMessage, CHANNELS } from './core/instrument';
+export { type CallbackErrorMessage, CHANNELS, type ShutdownMessage } from './core/instrument';
 export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
 export * from './errors/index';
 export * from './metrics/index';
-export * from './shutdown/index';
 export * from './rate-limit/index';
+export * from './shutdown/index';

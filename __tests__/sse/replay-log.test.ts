@@ -3,7 +3,7 @@ import { createClient } from 'redis';
 import { MemoryReplayLog } from '../../src/sse/memory-replay-log';
 import { RedisStreamLog } from '../../src/sse/redis-stream-log';
 import type { LoggedEvent, ReplayLog } from '../../src/sse/replay-log';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
+import { type RedisServer, startRedis } from '../helpers/redis';
 
 let redis: RedisServer;
 const clients: { close(): Promise<unknown> }[] = [];
