@@ -59,6 +59,8 @@ interface Queued {
 
 type Flushable = ServerResponse & { flush?: () => void };
 
+const POLL_MS = 10;
+
 const publishOpen = publisher<SseOpenMessage>(CHANNELS.sseOpen);
 const publishClose = publisher<SseCloseMessage>(CHANNELS.sseClose);
 const publishBlocked = publisher<SseBlockedMessage>(CHANNELS.sseBlocked);
@@ -98,6 +100,8 @@ export class StreamWriter {
   private batch: Deferred | undefined;
   private drain: Deferred | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private blockedAt = 0;
   private endTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private wroteSinceBeat = false;
@@ -245,17 +249,25 @@ export class StreamWriter {
     if (this.drain !== undefined) return this.drain.promise;
     const drain = deferred();
     this.drain = drain;
-    this.stats.blocked++;
-    publishBlocked({
-      kind: this.config.kind,
-      traceId: this.traceId,
-      bufferedBytes: this.bufferedBytes,
-    });
+    if (this.drainTimer === undefined) {
+      this.stats.blocked++;
+      publishBlocked({
+        kind: this.config.kind,
+        traceId: this.traceId,
+        bufferedBytes: this.bufferedBytes,
+      });
+      this.blockedAt = this.res.writableLength;
+      if (this.config.writeTimeout > 0) {
+        this.drainTimer = setTimeout(this.onDrainTimeout, this.config.writeTimeout);
+        this.drainTimer.unref();
+      }
+    }
+    // 'drain' only comes after a write returned false; below the high-water
+    // mark (a budget smaller than it, or a full queue) the buffer is polled.
     if (this.res.writableNeedDrain) this.res.once('drain', this.onDrain);
-    else setImmediate(this.onDrain);
-    if (this.config.writeTimeout > 0) {
-      this.drainTimer = setTimeout(this.onDrainTimeout, this.config.writeTimeout);
-      this.drainTimer.unref();
+    else {
+      this.pollTimer = setTimeout(this.onDrain, POLL_MS);
+      this.pollTimer.unref();
     }
     return drain.promise;
   }
@@ -265,8 +277,13 @@ export class StreamWriter {
     if (drain === undefined || this.reason !== undefined) return;
     this.drain = undefined;
     this.res.removeListener('drain', this.onDrain);
-    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
-    this.drainTimer = undefined;
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    // The deadline runs until the client makes progress.
+    if (this.res.writableLength < this.blockedAt || this.res.writableLength === 0) {
+      if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+    }
     drain.resolve();
     this.pump();
   }
@@ -352,6 +369,8 @@ export class StreamWriter {
     this.heartbeatTimer = undefined;
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
     this.res.removeListener('drain', this.onDrain);
   }
 
