@@ -139,6 +139,11 @@ export class StreamWriter {
     return this.reason !== undefined;
   }
 
+  /** Whether a write is waiting for this client to catch up (`'drain'`). */
+  get waiting(): boolean {
+    return this.drain !== undefined;
+  }
+
   /** Bytes waiting for this client: in the response/socket buffers, in the coalescing batch and in the `wait` queue. */
   get bufferedBytes(): number {
     return this.res.writableLength + this.batchBytes + this.queuedBytes;
