@@ -6,6 +6,19 @@
  */
 export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+  'streamguard/sse': [
+    'NdjsonStream',
+    'SseStream',
+    'StreamAbortError',
+    'StreamWriter',
+    'isAbortError',
+    'lines',
+    'ndjson',
+    'serializeComment',
+    'serializeEvent',
+    'serializeNdjson',
+    'sse',
+  ],
 };
 
 /** Names only the root exports. */

@@ -1,12 +1,18 @@
 import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
-import { once } from 'node:events';
 import compression from 'compression';
 import { CHANNELS } from '../../src/core/instrument';
 import { ensureLocals } from '../../src/core/locals';
 import type { RequestHandler } from '../../src/core/types';
-import { type NdjsonStream, ndjson, type SseStream, type StreamAbortError, sse } from '../../src/sse';
+import {
+  type NdjsonStream,
+  ndjson,
+  type SseStream,
+  type StreamAbortError,
+  sse,
+} from '../../src/sse';
 import { mount } from '../helpers/harness';
 import { eventually, openStream, stalledClient } from './helpers';
 
@@ -319,7 +325,12 @@ describe('ndjson()', () => {
     const s = await openStream(app.url, { headers: { 'x-request-id': 'nd-1' } });
     expect(s.res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     const text = await s.ended;
-    expect(text.split('\n').slice(0, -1).map((l) => JSON.parse(l))).toEqual([
+    expect(
+      text
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { n: 1, text: 'a\nb' },
       [2],
       { error: { code: 'UPSTREAM_FAILED', message: 'Bad Gateway', trace_id: 'nd-1' } },

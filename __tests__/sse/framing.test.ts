@@ -2,7 +2,11 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { serializeComment, serializeEvent, serializeNdjson } from '../../src/sse';
 
-function parse(text: string): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {
+function parse(text: string): {
+  events: EventSourceMessage[];
+  retries: number[];
+  comments: string[];
+} {
   const events: EventSourceMessage[] = [];
   const retries: number[] = [];
   const comments: string[] = [];
@@ -18,9 +22,11 @@ function parse(text: string): { events: EventSourceMessage[]; retries: number[];
 /** Any string, with line breaks of every kind and NULs mixed in. */
 const text = fc.oneof(
   fc.string({ unit: 'grapheme' }),
-  fc.array(fc.oneof(fc.string(), fc.constantFrom('\r', '\n', '\r\n', '\0', ' ', ':')), {
-    maxLength: 12,
-  }).map((parts) => parts.join('')),
+  fc
+    .array(fc.oneof(fc.string(), fc.constantFrom('\r', '\n', '\r\n', '\0', ' ', ':')), {
+      maxLength: 12,
+    })
+    .map((parts) => parts.join('')),
 );
 const fieldText = text.map((s) => s.replace(/[\r\n]/g, ''));
 
@@ -54,27 +60,35 @@ describe('serializeEvent round-trips through eventsource-parser', () => {
 
   test('a sequence of events concatenated parses back in order', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ data: text, id: fc.nat().map(String) }), { maxLength: 20 }), (evs) => {
-        const { events } = parse(evs.map(serializeEvent).join(''));
-        expect(events.map((e) => [e.data, e.id])).toEqual(
-          evs.map((e) => [e.data.replace(/\r\n|\r/g, '\n'), e.id]),
-        );
-      }),
+      fc.property(
+        fc.array(fc.record({ data: text, id: fc.nat().map(String) }), { maxLength: 20 }),
+        (evs) => {
+          const { events } = parse(evs.map(serializeEvent).join(''));
+          expect(events.map((e) => [e.data, e.id])).toEqual(
+            evs.map((e) => [e.data.replace(/\r\n|\r/g, '\n'), e.id]),
+          );
+        },
+      ),
     );
   });
 
   test('object data is JSON and parses back equal', () => {
     fc.assert(
-      fc.property(fc.jsonValue().filter((v) => typeof v !== 'string'), (value) => {
-        const { events } = parse(serializeEvent({ data: value }));
-        expect(JSON.parse(events[0]!.data)).toEqual(JSON.parse(JSON.stringify(value)));
-      }),
+      fc.property(
+        fc.jsonValue().filter((v) => typeof v !== 'string'),
+        (value) => {
+          const { events } = parse(serializeEvent({ data: value }));
+          expect(JSON.parse(events[0]!.data)).toEqual(JSON.parse(JSON.stringify(value)));
+        },
+      ),
     );
   });
 
   test('a leading space, empty data and colons survive', () => {
     const { events } = parse(
-      serializeEvent({ data: ' lead' }) + serializeEvent({ data: '' }) + serializeEvent({ data: 'a:b' }),
+      serializeEvent({ data: ' lead' }) +
+        serializeEvent({ data: '' }) +
+        serializeEvent({ data: 'a:b' }),
     );
     expect(events.map((e) => e.data)).toEqual([' lead', '', 'a:b']);
   });

@@ -1,6 +1,6 @@
+import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 
 /** A raw SSE/NDJSON client: collects the body text; resolves `until(pred)` when it matches. */
 export interface RawStream {
@@ -47,7 +47,10 @@ export async function openStream(
         if (pred(buf)) return resolve(buf);
         waiters.push({ pred, resolve });
         ended.then(() => {
-          if (!pred(buf)) reject(new Error(`stream ended without a match; got ${JSON.stringify(buf.slice(0, 500))}`));
+          if (!pred(buf))
+            reject(
+              new Error(`stream ended without a match; got ${JSON.stringify(buf.slice(0, 500))}`),
+            );
         });
       });
     },

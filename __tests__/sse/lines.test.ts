@@ -4,7 +4,10 @@ import { type Line, lines } from '../../src/sse';
 
 async function collect(chunks: (Buffer | string)[], maxLineBytes?: number): Promise<Line[]> {
   const out: Line[] = [];
-  for await (const line of lines(Readable.from(chunks), maxLineBytes === undefined ? undefined : { maxLineBytes }))
+  for await (const line of lines(
+    Readable.from(chunks),
+    maxLineBytes === undefined ? undefined : { maxLineBytes },
+  ))
     out.push(line);
   return out;
 }
@@ -27,7 +30,10 @@ describe('lines()', () => {
   });
 
   test('an over-long line is cut on a character boundary and flagged; the next line is intact', async () => {
-    const out = await collect([`${'é'.repeat(10)}\nshort\n`, 'x'.repeat(30), 'y'.repeat(30), '\nend'], 5);
+    const out = await collect(
+      [`${'é'.repeat(10)}\nshort\n`, 'x'.repeat(30), 'y'.repeat(30), '\nend'],
+      5,
+    );
     expect(out).toEqual([
       { text: 'éé', truncated: true },
       { text: 'short', truncated: false },
@@ -39,12 +45,16 @@ describe('lines()', () => {
   test('random text split at random byte offsets gives the same lines', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('\r', '\n', '\r\n')), { maxLength: 30 }),
+        fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('\r', '\n', '\r\n')), {
+          maxLength: 30,
+        }),
         fc.array(fc.nat(), { maxLength: 8 }),
         async (parts, cuts) => {
           const text = parts.join('');
           const bytes = Buffer.from(text);
-          const offsets = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const offsets = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort(
+            (a, b) => a - b,
+          );
           const chunks: Buffer[] = [];
           let prev = 0;
           for (const o of [...offsets, bytes.length]) {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ensureLocals } from '../../src/core/locals';
-import { type SseStream, lines, sse } from '../../src/sse';
+import { lines, type SseStream, sse } from '../../src/sse';
 import { mount } from '../helpers/harness';
 import { eventually, openStream, stalledClient } from './helpers';
 
@@ -60,7 +60,11 @@ describe('pipe()', () => {
       use: [sse({ heartbeat: 0 })],
       handler: async (req, res) => {
         const stream = streamOf(res);
-        results.push(await (req.url === '/node' ? stream.pipe(readable) : stream.pipe(web, { map: (s) => ({ data: s.toUpperCase() }) })));
+        results.push(
+          await (req.url === '/node'
+            ? stream.pipe(readable)
+            : stream.pipe(web, { map: (s) => ({ data: s.toUpperCase() }) })),
+        );
       },
     });
     const a = await openStream(`${app.url}/node`);
