@@ -39,7 +39,6 @@ function startServer(
     execArgv: ['--import', 'tsx', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  child.on('exit', (code, signal) => {});
   return new Promise((res) => {
     child.once('message', (m: Msg) =>
       res({ child, port: m.port as number, memory: m.memory as Memory }),

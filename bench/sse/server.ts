@@ -78,7 +78,6 @@ function memory(): { rss: number; heapUsed: number; external: number; maxBuffere
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, maxBuffered };
 }
 
-process.on('exit', (code) => {});
 process.on('message', async function command(msg: { cmd: string; ms?: number; rate?: number }) {
   if (msg.cmd === 'broadcast') {
     const sent = await broadcast(msg.ms ?? 1000, msg.rate);
