@@ -338,8 +338,9 @@ describe('ndjson()', () => {
   });
 
   test('pipe() with backpressure and fail()', async () => {
+    const warnings: unknown[] = [];
     const app = await mount('connect', {
-      use: [ndjson()],
+      use: [ndjson({ logger: { warn: (_m, err) => warnings.push(err) } })],
       handler: async (_req, res) => {
         const stream = ensureLocals(res).sse as NdjsonStream;
         async function* rows() {
@@ -356,5 +357,6 @@ describe('ndjson()', () => {
     expect(await s.ended).toBe(
       '{"id":1}\n{"id":3}\n{"error":{"code":"INTERNAL_SERVER_ERROR","message":"Internal Server Error","trace_id":"nd-2"}}\n',
     );
+    expect(warnings).toHaveLength(1);
   });
 });

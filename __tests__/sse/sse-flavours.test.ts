@@ -173,10 +173,12 @@ describe.each(FLAVOURS)('sse() on %s', (flavour) => {
 
   test('a throw in the handler after headers are out becomes an error event and a clean close', async () => {
     let stream!: SseStream;
+    let response!: ServerResponse;
     const app = await mount(flavour, {
       use: [sse({ heartbeat: '1s' })],
       handler: async (_req, res) => {
         stream = streamOf(res);
+        response = res;
         await stream.send({ data: 'one' });
         stream.send({ data: 'two' });
         throw new Error('database password is hunter2');
@@ -189,7 +191,10 @@ describe.each(FLAVOURS)('sse() on %s', (flavour) => {
     );
     expect(s.res.complete).toBe(true);
     await eventually(() => stream.signal.aborted, 'abort');
+    expect((stream.signal.reason as StreamAbortError).reason).toBe('closed');
     expect((stream as unknown as { heartbeatTimer?: unknown }).heartbeatTimer).toBeUndefined();
+    expect(response.listenerCount('drain')).toBe(0);
+    await eventually(async () => (await connections(app.server)) === 0, 'sockets to close');
   });
 
   test('a malformed Last-Event-ID is a 400 before the stream opens', async () => {

@@ -54,7 +54,7 @@ export class NdjsonStream extends StreamWriter {
   fail(err: unknown): void {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
-    if (status >= 500) this.config.logger.warn(`ndjson stream failed (trace ${this.traceId})`, err);
+    if (status >= 500) this.report(`ndjson stream failed (trace ${this.traceId})`, err);
     this.endGracefully('error', serializeNdjson({ error: frame }));
   }
 }

@@ -94,7 +94,7 @@ export class SseStream extends StreamWriter {
   fail(err: unknown): void {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
-    if (status >= 500) this.config.logger.warn(`sse stream failed (trace ${this.traceId})`, err);
+    if (status >= 500) this.report(`sse stream failed (trace ${this.traceId})`, err);
     this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
   }
 }

@@ -181,6 +181,15 @@ export class StreamWriter {
     this.endGracefully('closed');
   }
 
+  /** Logs through the configured logger; a throwing logger is ignored. */
+  protected report(message: string, err: unknown): void {
+    try {
+      this.config.logger.warn(message, err);
+    } catch {
+      // A logger that throws has nowhere left to report to.
+    }
+  }
+
   private fits(bytes: number): boolean {
     const buffered = this.res.writableLength + this.batchBytes;
     return buffered === 0 || buffered + bytes <= this.config.maxBufferedBytes;
