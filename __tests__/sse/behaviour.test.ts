@@ -149,6 +149,42 @@ describe('write gate', () => {
     socket.destroy();
   });
 
+  test('close() delivers what was accepted (queued sends resolve), and the response closes even for a client that never reads', async () => {
+    let stream!: SseStream;
+    let settled: PromiseSettledResult<void>[] | undefined;
+    let finished: boolean | undefined;
+    const app = await mount('express4', {
+      use: [sse({ heartbeat: 0, maxBufferedBytes: '16kb', writeTimeout: 150 })],
+      handler: async (_req, res) => {
+        stream = streamOf(res);
+        const sends: Promise<void>[] = [];
+        while (!stream.waiting) {
+          sends.push(stream.send({ data: 'c'.repeat(4000) }));
+          await new Promise((r) => setImmediate(r));
+        }
+        sends.push(stream.send({ data: 'queued' }));
+        stream.close();
+        let finishEmitted = false;
+        res.on('finish', () => {
+          finishEmitted = true;
+        });
+        res.on('close', () => {
+          finished = finishEmitted;
+        });
+        settled = await Promise.allSettled(sends);
+      },
+    });
+    const socket = await stalledClient(app.url, '/');
+    socket.on('error', () => {});
+    await eventually(() => settled !== undefined, 'sends to settle', 15000);
+    expect(settled!.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect((stream.signal.reason as StreamAbortError).reason).toBe('closed');
+    await eventually(() => finished !== undefined, 'the response to close', 15000);
+    const closed = new Promise((r) => socket.on('close', r));
+    socket.resume();
+    await closed;
+  });
+
   test('coalesce: events sent in the same tick go out in one write, in order', async () => {
     const withCoalesce = { n: 0 };
     const without = { n: 0 };

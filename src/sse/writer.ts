@@ -348,9 +348,11 @@ export class StreamWriter {
     this.flushBatch();
     const queued = this.queue.splice(0);
     this.queuedBytes = 0;
-    for (const item of queued)
-      this.writeNow(item.chunk, item.bytes, item.events).then(item.done.resolve, item.done.reject);
-    this.abort(reason);
+    for (const item of queued) {
+      this.writeNow(item.chunk, item.bytes, item.events);
+      item.done.resolve();
+    }
+    this.abort(reason, true);
     if (last !== undefined) {
       this.res.write(last);
       this.stats.bytes += Buffer.byteLength(last);
@@ -367,8 +369,8 @@ export class StreamWriter {
     this.res.destroy();
   }
 
-  /** Marks the stream closed, aborts the signal, rejects whatever waits. Idempotent. */
-  protected abort(reason: CloseReason): void {
+  /** Marks the stream closed, aborts the signal, rejects whatever waits (resolves sends already written when `graceful`). Idempotent. */
+  protected abort(reason: CloseReason, graceful = false): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
     const err = new StreamAbortError(reason);
@@ -376,9 +378,11 @@ export class StreamWriter {
     const queued = this.queue.splice(0);
     this.queuedBytes = 0;
     for (const item of queued) item.done.reject(err);
+    // A graceful end still delivers what was handed to the socket: its sends resolve.
     const drain = this.drain;
     this.drain = undefined;
-    drain?.reject(err);
+    if (graceful) drain?.resolve();
+    else drain?.reject(err);
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
