@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventSource } from 'eventsource';
 import { ensureLocals } from '../../src/core/locals';
-import { type SseStream, StreamAbortError, sse } from '../../src/sse';
+import { type NdjsonStream, ndjson, type SseStream, StreamAbortError, sse } from '../../src/sse';
 import { FLAVOURS, mount } from '../helpers/harness';
 import { connections, eventually, openStream, stalledClient } from './helpers';
 
@@ -205,5 +205,26 @@ describe.each(FLAVOURS)('sse() on %s', (flavour) => {
     const nul = await openStream(`${app.url}/events?lastEventId=a%00b`);
     expect(nul.res.statusCode).toBe(400);
     await nul.ended;
+  });
+});
+
+describe.each(FLAVOURS)('ndjson() on %s', (flavour) => {
+  test('lines arrive, and a client that leaves aborts the signal', async () => {
+    let stream!: NdjsonStream;
+    const app = await mount(flavour, {
+      use: [ndjson()],
+      handler: async (_req, res) => {
+        stream = ensureLocals(res).sse as NdjsonStream;
+        await stream.send({ n: 1 });
+        await stream.send('two');
+      },
+    });
+    const s = await openStream(`${app.url}/rows`);
+    expect(s.res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    expect(await s.until((t) => t.endsWith('"two"\n'))).toBe('{"n":1}\n"two"\n');
+    s.close();
+    await eventually(() => stream.signal.aborted, 'abort');
+    expect((stream.signal.reason as StreamAbortError).reason).toBe('client-closed');
+    await expect(stream.send(3)).rejects.toMatchObject({ name: 'AbortError' });
   });
 });
