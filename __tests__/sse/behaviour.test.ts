@@ -2,6 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import compression from 'compression';
 import { CHANNELS } from '../../src/core/instrument';
 import { ensureLocals } from '../../src/core/locals';
@@ -335,6 +336,28 @@ describe('write gate', () => {
       diagnostics.unsubscribe(CHANNELS.sseOpen, onOpen);
       diagnostics.unsubscribe(CHANNELS.sseClose, onClose);
     }
+  });
+
+  test('Connection: keep-alive on HTTP/1.1 only', async () => {
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: (_req, res) => streamOf(res).close(),
+    });
+    async function head(version: string): Promise<string> {
+      const { hostname, port } = new URL(app.url);
+      const socket = connect(Number(port), hostname);
+      socket.setEncoding('utf8');
+      socket.write(`GET / HTTP/${version}\r\nHost: x\r\n\r\n`);
+      let text = '';
+      socket.on('data', (c: string) => {
+        text += c;
+        if (text.includes('\r\n\r\n')) socket.destroy();
+      });
+      await once(socket, 'close');
+      return text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase();
+    }
+    expect(await head('1.1')).toContain('connection: keep-alive');
+    expect(await head('1.0')).not.toContain('keep-alive');
   });
 
   test('retry option is sent first', async () => {

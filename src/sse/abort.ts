@@ -7,6 +7,9 @@
  * - `write-timeout`: a write stayed blocked longer than `writeTimeout`;
  * - `overflow`: the byte budget was exceeded under the `close` policy (or the `wait` queue overflowed);
  * - `error`: `fail(err)` sent an `error` event and closed.
+ *
+ * @example
+ * const why: CloseReason = (stream.signal.reason as StreamAbortError).reason;
  */
 export type CloseReason =
   | 'client-closed'

@@ -1,4 +1,9 @@
-/** One server-sent event. */
+/**
+ * One server-sent event.
+ *
+ * @example
+ * const event: SseEvent = { event: 'price', id: '42', data: { sym: 'ACME', px: 12.5 }, retry: 3000 };
+ */
 export interface SseEvent {
   /**
    * The payload. A string is sent as is (split into one `data:` line per

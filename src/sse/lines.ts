@@ -2,7 +2,12 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { integerOption, readOptions } from '../core/options';
 
-/** One line of a byte stream, without its line ending. */
+/**
+ * One line of a byte stream, without its line ending.
+ *
+ * @example
+ * for await (const line of lines(log)) if (line.truncated) console.warn('long line cut');
+ */
 export interface Line {
   /** The line's text (cut at `maxLineBytes` on a character boundary when `truncated`). */
   text: string;
