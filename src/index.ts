@@ -16,3 +16,4 @@ export * from './errors/index';
 export * from './metrics/index';
 export * from './rate-limit/index';
 export * from './shutdown/index';
+export * from './sse/index';

@@ -49,4 +49,12 @@ test('npm start serves the demo index and its routes', async () => {
   expect(retryAfter).toBeLessThanOrEqual(5);
   const missing = await fetch(`${base}/nope`);
   expect(missing.status).toBe(404);
+  const rows = await fetch(`${base}/ndjson/rows`);
+  expect(rows.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+  expect(
+    (await rows.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).id),
+  ).toEqual([1, 2, 3, 4, 5]);
 }, 60_000);

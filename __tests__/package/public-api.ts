@@ -10,6 +10,19 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/metrics': ['metrics', 'metricsHandler'],
   'streamguard/shutdown': ['shutdown'],
   'streamguard/rate-limit': ['MemoryStore', 'RedisStore', 'ipKey', 'rateLimit'],
+  'streamguard/sse': [
+    'NdjsonStream',
+    'SseStream',
+    'StreamAbortError',
+    'StreamWriter',
+    'isAbortError',
+    'lines',
+    'ndjson',
+    'serializeComment',
+    'serializeEvent',
+    'serializeNdjson',
+    'sse',
+  ],
 };
 
 /** Names only the root exports. */

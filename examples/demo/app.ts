@@ -3,9 +3,10 @@ import { errorFrames, HttpError } from '../../src';
 import { errorsDemo } from './errors';
 import { rateLimitDemo } from './rate-limit';
 import type { DemoSection } from './section';
+import { sseDemo } from './sse';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo, rateLimitDemo];
+const sections: DemoSection[] = [errorsDemo, rateLimitDemo, sseDemo];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

@@ -21,6 +21,14 @@ export const CHANNELS = {
   // responseTee (src/tee)
 
   // sse, ndjson, channels (src/sse)
+  /** An event stream opened: {@link SseOpenMessage}. */
+  sseOpen: 'streamguard:sse:open',
+  /** An event stream closed, with duration and reason: {@link SseCloseMessage}. */
+  sseClose: 'streamguard:sse:close',
+  /** A write blocked on a slow client (the buffer was full): {@link SseBlockedMessage}. */
+  sseBlocked: 'streamguard:sse:blocked',
+  /** An event was dropped by the `drop` overflow policy: {@link SseDropMessage}. */
+  sseDrop: 'streamguard:sse:drop',
 
   // rateLimit (src/rate-limit)
   /** One decision per counted request: {@link RateLimitDecisionMessage}. */
@@ -53,6 +61,47 @@ export interface ShutdownMessage {
 // responseTee (src/tee)
 
 // sse, ndjson, channels (src/sse)
+
+/** Published on `streamguard:sse:open`. */
+export interface SseOpenMessage {
+  /** `'sse'` or `'ndjson'`. */
+  kind: 'sse' | 'ndjson';
+  /** The request's trace id. */
+  traceId: string;
+}
+
+/** Published on `streamguard:sse:close`. */
+export interface SseCloseMessage {
+  kind: 'sse' | 'ndjson';
+  traceId: string;
+  /** Why it closed: `client-closed`, `closed`, `shutdown`, `write-timeout`, `overflow` or `error`. */
+  reason: string;
+  /** Milliseconds the stream was open. */
+  durationMs: number;
+  /** Events written. */
+  sent: number;
+  /** Events dropped by the `drop` policy. */
+  dropped: number;
+  /** Bytes handed to the socket. */
+  bytes: number;
+}
+
+/** Published on `streamguard:sse:blocked`. */
+export interface SseBlockedMessage {
+  kind: 'sse' | 'ndjson';
+  traceId: string;
+  /** Bytes buffered for this client when it blocked. */
+  bufferedBytes: number;
+}
+
+/** Published on `streamguard:sse:drop`. */
+export interface SseDropMessage {
+  kind: 'sse' | 'ndjson';
+  traceId: string;
+  /** Size of the dropped event. */
+  bytes: number;
+  bufferedBytes: number;
+}
 
 // rateLimit (src/rate-limit)
 

@@ -1,0 +1,18 @@
+/**
+ * `streamguard/sse`: server-sent events and NDJSON streams that stop when
+ * the client goes and never buffer without bound.
+ *
+ * @example
+ * import { sse, type SseStream } from 'streamguard/sse';
+ */
+import './locals';
+
+export { type CloseReason, isAbortError, StreamAbortError } from './abort';
+export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing';
+export { type Line, type LinesOptions, lines } from './lines';
+export { ndjson, sse } from './middleware';
+export { NdjsonStream } from './ndjson-stream';
+export type { SseOptions, StreamOptions } from './options';
+export type { PipeOptions, PipeSource } from './pipe';
+export { SseStream } from './sse-stream';
+export { type OverflowPolicy, type StreamStats, StreamWriter } from './writer';

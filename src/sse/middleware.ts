@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../core/errors';
+import { ensureLocals, LOCALS } from '../core/locals';
+import type { NextFunction, RequestHandler } from '../core/types';
+import { readLastEventId } from './last-event-id';
+import { NdjsonStream } from './ndjson-stream';
+import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './options';
+import { SseStream } from './sse-stream';
+
+function headersAlreadySent(): HttpError {
+  return new HttpError(
+    500,
+    'sse.headers.sent',
+    'cannot start an event stream: headers already sent',
+  );
+}
+
+function startResponse(req: IncomingMessage, res: ServerResponse, contentType: string): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Cache-Control', 'no-cache, no-transform');
+  res.setHeader('X-Accel-Buffering', 'no');
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1)
+    res.setHeader('Connection', 'keep-alive');
+  res.removeHeader('Content-Length');
+  req.socket?.setNoDelay(true);
+  res.flushHeaders();
+}
+
+/**
+ * Opens a server-sent event stream: sets `Content-Type: text/event-stream;
+ * charset=utf-8`, `Cache-Control: no-cache, no-transform`,
+ * `X-Accel-Buffering: no` (and `Connection: keep-alive` on HTTP/1.1),
+ * flushes the headers at once, puts an {@link SseStream} on
+ * `res.locals.sse` and calls `next()`. The stream's signal is wired to the
+ * response before anything else runs. A malformed `Last-Event-ID` is a 400
+ * `sse.last.event.id.invalid` (before any header goes out).
+ *
+ * @example
+ * app.get('/events', sse({ heartbeat: '15s', maxBufferedBytes: '64kb' }), (req, res) => {
+ *   const stream = res.locals.sse as SseStream;
+ *   const timer = setInterval(() => stream.send({ data: Date.now() }), 1000);
+ *   stream.signal.addEventListener('abort', () => clearInterval(timer));
+ * });
+ */
+export function sse(options?: SseOptions): RequestHandler {
+  const config = sseConfig(options);
+  return function sseMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction) {
+    if (res.headersSent) {
+      next(headersAlreadySent());
+      return;
+    }
+    const lastEventId = readLastEventId(req, config.maxLastEventIdLength);
+    if (lastEventId instanceof HttpError) {
+      next(lastEventId);
+      return;
+    }
+    startResponse(req, res, 'text/event-stream; charset=utf-8');
+    const stream = new SseStream(req, res, config.writer, lastEventId);
+    ensureLocals(res)[LOCALS.sse] = stream;
+    if (config.retry !== undefined) stream.send({ retry: config.retry });
+    next();
+  };
+}
+
+/**
+ * The same writer for newline-delimited JSON: `Content-Type:
+ * application/x-ndjson`, one JSON document per line, an
+ * {@link NdjsonStream} on `res.locals.sse` with the same budget,
+ * backpressure, deadline and signal. No heartbeat unless asked (it is an
+ * empty line, which most NDJSON readers skip).
+ *
+ * @example
+ * app.get('/export', ndjson({ writeTimeout: '10s' }), async (req, res) => {
+ *   const stream = res.locals.sse as NdjsonStream;
+ *   await stream.pipe(db.cursor());
+ *   stream.close();
+ * });
+ */
+export function ndjson(options?: StreamOptions): RequestHandler {
+  const config = ndjsonConfig(options);
+  return function ndjsonMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction) {
+    if (res.headersSent) {
+      next(headersAlreadySent());
+      return;
+    }
+    startResponse(req, res, 'application/x-ndjson; charset=utf-8');
+    ensureLocals(res)[LOCALS.sse] = new NdjsonStream(req, res, config);
+    next();
+  };
+}

@@ -1,0 +1,60 @@
+import { describeError } from '../core/errors';
+import { serializeNdjson } from './framing';
+import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
+import { StreamWriter } from './writer';
+
+/**
+ * A newline-delimited JSON stream on one response (`res.locals.sse`, set by
+ * `ndjson()`): one JSON document per line, with the same budget,
+ * backpressure, deadline and signal as {@link SseStream}.
+ *
+ * @example
+ * app.get('/rows', ndjson(), async (req, res) => {
+ *   const stream = res.locals.sse as NdjsonStream;
+ *   for await (const row of db.rows({ signal: stream.signal })) await stream.send(row);
+ *   stream.close();
+ * });
+ */
+export class NdjsonStream extends StreamWriter {
+  /**
+   * Sends one JSON document as one line. Same contract as `SseStream.send`:
+   * resolves when handed to the socket, rejects with an AbortError after
+   * close, throws a `TypeError` at once for a value JSON cannot render.
+   *
+   * @example
+   * await stream.send({ id: 1, name: 'ada' });
+   */
+  send(value: unknown): Promise<void> {
+    return this.writeSerialized(serializeNdjson(value));
+  }
+
+  /**
+   * Sends every item of `source` as one line (after `map`), with backpressure
+   * to the source; see `SseStream.pipe`.
+   *
+   * @example
+   * await stream.pipe(cursor, { map: (doc) => ({ id: doc._id, name: doc.name }) });
+   */
+  pipe<T>(source: PipeSource<T>, options: PipeOptions<T, unknown> = {}): Promise<boolean> {
+    const map = options.map;
+    const self = this;
+    return pipeSource(source, this.signal, async function sendItem(item: T): Promise<void> {
+      const mapped = map === undefined ? item : await map(item);
+      if (mapped === undefined) return;
+      await self.send(mapped);
+    });
+  }
+
+  /**
+   * Ends the stream with a last line `{"error": ErrorFrame}` and closes it (reason `error`).
+   *
+   * @example
+   * stream.fail(new HttpError(502, 'upstream.failed'));
+   */
+  fail(err: unknown): void {
+    if (this.closed) return;
+    const { status, frame } = describeError(err, this.traceId);
+    if (status >= 500) this.report(`ndjson stream failed (trace ${this.traceId})`, err);
+    this.endGracefully('error', serializeNdjson({ error: frame }));
+  }
+}
