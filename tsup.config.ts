@@ -26,4 +26,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   treeshake: true,
+  shims: true,
 });

@@ -7,7 +7,11 @@
  * @example
  * import { errorFrames } from 'streamguard';
  */
+
+export * from './batch/index';
 export { type CallbackErrorMessage, CHANNELS } from './core/instrument';
 export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
 export * from './errors/index';
+export * from './metrics/index';
+export * from './shutdown/index';

@@ -69,6 +69,19 @@ test('the root and a subpath share one class identity (instanceof works across t
   expect(run(process.execPath, ['-e', script], dir).trim()).toBe('true');
 });
 
+test.each(['cjs', 'esm'] as const)(
+  'without prom-client installed, everything loads and metrics() says what is missing (%s)',
+  (kind) => {
+    const script =
+      kind === 'cjs'
+        ? `const s = require('streamguard'); try { s.metrics(); } catch (e) { console.log(e.message); }`
+        : `import('streamguard/metrics').then((s) => { try { s.metrics(); } catch (e) { console.log(e.message); } })`;
+    expect(run(process.execPath, ['-e', script], dir).trim()).toBe(
+      'metrics() needs the optional peer dependency prom-client: npm install prom-client',
+    );
+  },
+);
+
 test('the tarball holds the build, the README and the CHANGELOG, and no sources or tests', () => {
   const files = JSON.parse(
     run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], repo),

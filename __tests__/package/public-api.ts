@@ -5,7 +5,10 @@
  * Each middleware adds its subpath here when it lands.
  */
 export const PUBLIC_API: Record<string, readonly string[]> = {
+  'streamguard/batch': ['createBatcher'],
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+  'streamguard/metrics': ['metrics', 'metricsHandler'],
+  'streamguard/shutdown': ['shutdown'],
 };
 
 /** Names only the root exports. */

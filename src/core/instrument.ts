@@ -13,6 +13,8 @@ import diagnostics from 'node:diagnostics_channel';
 export const CHANNELS = {
   /** A user callback threw or rejected: {@link CallbackErrorMessage}. */
   callbackError: 'streamguard:core:callback-error',
+  /** `shutdown(server)` began: {@link ShutdownMessage}. Open streams of that server close themselves. */
+  shutdown: 'streamguard:core:shutdown',
 
   // rereadableBody (src/body)
 
@@ -31,6 +33,8 @@ export const CHANNELS = {
   // rateLimit (src/rate-limit)
 
   // createBatcher (src/batch)
+  /** A batch was handled (or failed): {@link BatchFlushMessage}. */
+  batchFlush: 'streamguard:batch:flush',
 } as const;
 
 /** Published on `streamguard:core:callback-error`. */
@@ -38,6 +42,12 @@ export interface CallbackErrorMessage {
   middleware: string;
   callback: string;
   error: unknown;
+}
+
+/** Published on `streamguard:core:shutdown` when `shutdown(server)` begins. */
+export interface ShutdownMessage {
+  /** The server shutting down (a `node:http` or `node:https` Server). */
+  server: object;
 }
 
 // Message types, one block per middleware, in the order above.
@@ -92,6 +102,15 @@ export interface SseDropMessage {
 // rateLimit (src/rate-limit)
 
 // createBatcher (src/batch)
+
+/** Published on `streamguard:batch:flush` after each batch's handler settled. */
+export interface BatchFlushMessage {
+  key: string;
+  size: number;
+  reason: 'size' | 'time' | 'flush' | 'close';
+  ok: boolean;
+  durationMs: number;
+}
 
 /**
  * A typed publish function for one channel; a no-op unless someone subscribes.

@@ -1,0 +1,260 @@
+import diagnostics from 'node:diagnostics_channel';
+import { createBatcher } from '../../src/batch';
+import { type BatchFlushMessage, CHANNELS } from '../../src/core/instrument';
+
+interface Item {
+  key: string;
+  n: number;
+}
+
+/** A promise with its resolve, to hold a handler open until the test lets it go. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+const quiet = { warn: () => undefined };
+
+function recordFlushes(): { flushes: BatchFlushMessage[]; stop: () => void } {
+  const flushes: BatchFlushMessage[] = [];
+  const listener = (message: unknown) => flushes.push(message as BatchFlushMessage);
+  diagnostics.subscribe(CHANNELS.batchFlush, listener);
+  return { flushes, stop: () => diagnostics.unsubscribe(CHANNELS.batchFlush, listener) };
+}
+
+test('a batch is cut at maxSize, items in order, and add() settles with it', async () => {
+  const batches: number[][] = [];
+  const { flushes, stop } = recordFlushes();
+  const b = createBatcher<Item>({
+    maxSize: 3,
+    maxWait: '1h',
+    handler: (_k, items) => void batches.push(items.map((i) => i.n)),
+  });
+  await Promise.all([1, 2, 3, 4, 5, 6].map((n) => b.add({ key: 'a', n })));
+  stop();
+  expect(batches).toEqual([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  expect(flushes.map((f) => [f.reason, f.size, f.ok])).toEqual([
+    ['size', 3, true],
+    ['size', 3, true],
+  ]);
+  expect(b.stats()).toMatchObject({ pending: 0, keys: 0, flushed: 2, failed: 0 });
+});
+
+test('a partial batch is cut maxWait after its first item', async () => {
+  const { flushes, stop } = recordFlushes();
+  const seen: number[][] = [];
+  const b = createBatcher<Item>({
+    maxSize: 100,
+    maxWait: 20,
+    handler: (_k, items) => void seen.push(items.map((i) => i.n)),
+  });
+  const started = Date.now();
+  await Promise.all([b.add({ key: 'a', n: 1 }), b.add({ key: 'a', n: 2 })]);
+  stop();
+  expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+  expect(seen).toEqual([[1, 2]]);
+  expect(flushes.map((f) => f.reason)).toEqual(['time']);
+});
+
+test('batches of one key run one at a time, in order', async () => {
+  const first = gate();
+  const log: string[] = [];
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 1,
+    handler: async (_k, items) => {
+      log.push(`start ${items[0]!.n}`);
+      if (items[0]!.n === 1) await first.promise;
+      log.push(`end ${items[0]!.n}`);
+    },
+  });
+  const done = Promise.all([1, 2, 3].map((n) => b.add({ key: 'a', n })));
+  await new Promise((r) => setImmediate(r));
+  expect(log).toEqual(['start 1']);
+  first.open();
+  await done;
+  expect(log).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+});
+
+test('keys are isolated: a stuck handler for one key does not delay another', async () => {
+  const stuck = gate();
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 1,
+    handler: async (key) => {
+      if (key === 'slow') await stuck.promise;
+    },
+  });
+  const slow = b.add({ key: 'slow', n: 1 });
+  await b.add({ key: 'fast', n: 2 });
+  await b.add({ key: 'fast', n: 3 });
+  expect(b.stats()).toMatchObject({ pending: 1, running: 1, keys: 1 });
+  stuck.open();
+  await slow;
+  expect(b.stats()).toMatchObject({ pending: 0, running: 0, keys: 0 });
+});
+
+test('a failing handler rejects only its batch, is logged, and an unawaited add() cannot crash the process', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const logged: string[] = [];
+  const boom = new Error('insert failed');
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 2,
+    logger: { warn: (m) => logged.push(m) },
+    handler: (key) => {
+      if (key === 'bad') throw boom;
+    },
+  });
+  void b.add({ key: 'bad', n: 0 }); // nobody awaits this one
+  const bad = b.add({ key: 'bad', n: 1 });
+  const good = Promise.all([b.add({ key: 'good', n: 2 }), b.add({ key: 'good', n: 3 })]);
+  await expect(bad).rejects.toBe(boom);
+  await expect(good).resolves.toEqual([undefined, undefined]);
+  await new Promise((r) => setImmediate(r));
+  process.off('unhandledRejection', onUnhandled);
+  expect(unhandled).toEqual([]);
+  expect(logged).toEqual(['batch handler failed']);
+  expect(b.stats()).toMatchObject({ failed: 1, flushed: 1, pending: 0 });
+});
+
+test("maxPending with onFull 'reject' refuses with 503 batch.full", async () => {
+  const hold = gate();
+  const b = createBatcher<Item>({
+    maxSize: 1,
+    maxPending: 2,
+    onFull: 'reject',
+    handler: () => hold.promise,
+  });
+  const accepted = [b.add({ key: 'a', n: 1 }), b.add({ key: 'a', n: 2 })];
+  await expect(b.add({ key: 'a', n: 3 })).rejects.toMatchObject({
+    status: 503,
+    type: 'batch.full',
+    limit: 2,
+  });
+  hold.open();
+  await Promise.all(accepted);
+});
+
+test("maxPending with onFull 'wait' holds adds until there is room, first come first served", async () => {
+  const hold = gate();
+  const handled: number[] = [];
+  const b = createBatcher<Item>({
+    maxSize: 1,
+    maxPending: 1,
+    handler: async (_k, items) => {
+      if (items[0]!.n === 1) await hold.promise;
+      handled.push(items[0]!.n);
+    },
+  });
+  const all = [1, 2, 3, 4].map((n) => b.add({ key: 'a', n }));
+  await new Promise((r) => setImmediate(r));
+  expect(b.stats()).toMatchObject({ pending: 1, waiting: 3 });
+  hold.open();
+  await Promise.all(all);
+  expect(handled).toEqual([1, 2, 3, 4]);
+});
+
+test('close() flushes what is queued at once, refuses new adds and waiting adds', async () => {
+  const { flushes, stop } = recordFlushes();
+  const hold = gate();
+  const handled: number[] = [];
+  const b = createBatcher<Item>({
+    maxSize: 10,
+    maxWait: '1h',
+    maxPending: 3,
+    handler: async (_k, items) => {
+      await hold.promise;
+      handled.push(...items.map((i) => i.n));
+    },
+  });
+  const queued = [1, 2, 3].map((n) => b.add({ key: 'a', n }));
+  const waiting = b.add({ key: 'a', n: 4 });
+  const closing = b.close();
+  expect(b.close()).toBe(closing);
+  await expect(waiting).rejects.toMatchObject({ status: 503, type: 'batch.closed' });
+  await expect(b.add({ key: 'a', n: 5 })).rejects.toMatchObject({ type: 'batch.closed' });
+  hold.open();
+  await closing;
+  await Promise.all(queued);
+  stop();
+  expect(handled).toEqual([1, 2, 3]);
+  expect(flushes.map((f) => f.reason)).toEqual(['close']);
+  expect(b.closed).toBe(true);
+});
+
+test('flush() cuts every key now and resolves when all is handled', async () => {
+  const seen: string[] = [];
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 50,
+    maxWait: '1h',
+    handler: (k, items) => void seen.push(`${k}:${items.length}`),
+  });
+  for (let n = 0; n < 5; n++) void b.add({ key: n % 2 ? 'odd' : 'even', n });
+  await b.flush();
+  expect(seen.sort()).toEqual(['even:3', 'odd:2']);
+  expect(b.stats().keys).toBe(0);
+});
+
+test('concurrency bounds batches running across keys', async () => {
+  let now = 0;
+  let peak = 0;
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 1,
+    concurrency: 2,
+    handler: async () => {
+      peak = Math.max(peak, ++now);
+      await new Promise((r) => setImmediate(r));
+      now--;
+    },
+  });
+  await Promise.all(Array.from({ length: 20 }, (_, n) => b.add({ key: `k${n % 7}`, n })));
+  expect(peak).toBe(2);
+});
+
+test('10,000 keys come and go without leaving queues behind', async () => {
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 2,
+    maxWait: 5,
+    handler: () => undefined,
+    logger: quiet,
+  });
+  await Promise.all(Array.from({ length: 10_000 }, (_, n) => b.add({ key: `k${n}`, n })));
+  expect(b.stats()).toMatchObject({ keys: 0, pending: 0 });
+});
+
+test('bad options throw a TypeError naming them', () => {
+  const handler = () => undefined;
+  expect(() => createBatcher({} as never)).toThrow(
+    'option handler must be a function, got undefined',
+  );
+  expect(() => createBatcher({ handler, maxSize: 0 })).toThrow(
+    'option maxSize must be an integer >= 1, got 0',
+  );
+  expect(() => createBatcher({ handler, maxWait: 'soon' })).toThrow(
+    /option maxWait must be a duration/,
+  );
+  expect(() => createBatcher({ handler, onFull: 'drop' as never })).toThrow(
+    /option onFull must be one of 'wait', 'reject'/,
+  );
+  expect(() => createBatcher({ handler, maxBatch: 3 } as never)).toThrow(/unknown option maxBatch/);
+});
+
+test('a key() that does not return a string rejects that add only', async () => {
+  const b = createBatcher<Item>({ key: () => 42 as unknown as string, handler: () => undefined });
+  await expect(b.add({ key: 'a', n: 1 })).rejects.toThrow(
+    'createBatcher key() must return a string, got number',
+  );
+  expect(b.stats().pending).toBe(0);
+});

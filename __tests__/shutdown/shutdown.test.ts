@@ -1,0 +1,139 @@
+import diagnostics from 'node:diagnostics_channel';
+import { Agent, get, type IncomingMessage } from 'node:http';
+import { createBatcher } from '../../src/batch';
+import { CHANNELS, type ShutdownMessage } from '../../src/core/instrument';
+import { shutdown } from '../../src/shutdown';
+import { mount } from '../helpers/harness';
+
+function fetchText(url: string, agent?: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, (res: IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+test('in-flight responses finish, new connections are refused, then batchers flush what the responses recorded', async () => {
+  const order: string[] = [];
+  const records: string[] = [];
+  const audit = createBatcher<string>({
+    maxSize: 100,
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let started!: () => void;
+  const slowStarted = new Promise<void>((r) => {
+    started = r;
+  });
+  const app = await mount('express5', {
+    handler: (req, res) => {
+      res.on('finish', () => void audit.add(`logged ${req.url}`));
+      res.write('part one,');
+      started();
+      void released.then(() => res.end(' part two'));
+    },
+  });
+  const inFlight = fetchText(`${app.url}/slow`);
+  await slowStarted;
+  const channel = {
+    closeAll: async () => {
+      order.push('channel closed');
+    },
+  };
+  const done = shutdown(app.server, { channels: [channel], batchers: [audit], timeout: '5s' }).then(
+    (r) => {
+      order.push('shutdown resolved');
+      return r;
+    },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  await expect(fetchText(`${app.url}/new`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  expect(records).toEqual([]);
+  release();
+  expect(await inFlight).toEqual({ status: 200, body: 'part one, part two' });
+  const result = await done;
+  expect(result.forced).toBe(false);
+  expect(records).toEqual(['logged /slow']);
+  expect(order).toEqual(['channel closed', 'shutdown resolved']);
+  expect(audit.closed).toBe(true);
+});
+
+test('idle keep-alive connections do not hold the shutdown', async () => {
+  const app = await mount('http', { handler: (_req, res) => res.end('ok') });
+  const agent = new Agent({ keepAlive: true });
+  expect((await fetchText(app.url, agent)).body).toBe('ok');
+  const result = await shutdown(app.server, { timeout: '5s' });
+  expect(result.forced).toBe(false);
+  expect(result.durationMs).toBeLessThan(4000);
+  agent.destroy();
+});
+
+test('a response that never ends is cut at the timeout, and batchers still flush', async () => {
+  const records: number[] = [];
+  const audit = createBatcher<number>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  void audit.add(1);
+  let started!: () => void;
+  const streaming = new Promise<void>((r) => {
+    started = r;
+  });
+  const app = await mount('connect', {
+    handler: (_req, res) => {
+      res.write('forever');
+      started();
+    },
+  });
+  const client = fetchText(app.url).catch((error: Error) => error);
+  await streaming;
+  const result = await shutdown(app.server, { timeout: 100, batchers: [audit] });
+  expect(result.forced).toBe(true);
+  expect(String(await client)).toMatch(/aborted|socket hang up|ECONNRESET/);
+  expect(records).toEqual([1]);
+});
+
+test('shutdown is announced on streamguard:core:shutdown with its server', async () => {
+  const seen: unknown[] = [];
+  const listener = (m: unknown) => seen.push((m as ShutdownMessage).server);
+  diagnostics.subscribe(CHANNELS.shutdown, listener);
+  const app = await mount('http', { handler: (_req, res) => res.end() });
+  await shutdown(app.server, { timeout: 1000 });
+  diagnostics.unsubscribe(CHANNELS.shutdown, listener);
+  expect(seen).toEqual([app.server]);
+});
+
+test('a failing channel or batcher is logged, not thrown', async () => {
+  const logged: string[] = [];
+  const app = await mount('http', { handler: (_req, res) => res.end() });
+  const result = await shutdown(app.server, {
+    channels: [{ closeAll: () => Promise.reject(new Error('redis down')) }],
+    batchers: [{ close: () => Promise.reject(new Error('disk full')) }],
+    logger: { warn: (m) => logged.push(m) },
+  });
+  expect(result.forced).toBe(false);
+  expect(logged.sort()).toEqual(['a batcher failed to flush', 'a channel failed to close']);
+});
+
+test('bad options throw a TypeError naming them', async () => {
+  const app = await mount('http', {});
+  await expect(shutdown(app.server, { channels: [{}] as never })).rejects.toThrow(
+    'option channels must be an array of objects with a closeAll() method',
+  );
+  await expect(shutdown(app.server, { timeout: 'later' })).rejects.toThrow(
+    /option timeout must be a duration/,
+  );
+  await expect(shutdown(app.server, { timout: 1 } as never)).rejects.toThrow(
+    /unknown option timout/,
+  );
+});

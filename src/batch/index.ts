@@ -1,0 +1,8 @@
+/**
+ * `streamguard/batch`: a per-key write-behind queue with bounded memory.
+ *
+ * @example
+ * import { createBatcher } from 'streamguard/batch';
+ */
+export { createBatcher } from './batcher';
+export type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types';

@@ -1,0 +1,112 @@
+/**
+ * One way to send Redis commands whichever client the user brings: ioredis
+ * (`call(command, ...args)`) or node-redis 4/5 (`sendCommand([command, ...args])`).
+ * Stores and logs speak raw commands through it, so neither client is a dependency.
+ */
+
+/** The part of an ioredis client streamguard uses. */
+export interface IoRedisLike {
+  call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
+  duplicate(override?: { lazyConnect?: boolean }): IoRedisLike;
+  connect(): Promise<unknown>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** The part of a node-redis (v4/v5) client streamguard uses. */
+export interface NodeRedisLike {
+  sendCommand(args: (string | Buffer)[]): Promise<unknown>;
+  duplicate(): NodeRedisLike;
+  connect(): Promise<unknown>;
+  readonly isOpen: boolean;
+  destroy?(): void;
+  disconnect?(): Promise<void>;
+}
+
+/** Either client. */
+export type RedisClientLike = IoRedisLike | NodeRedisLike;
+
+/**
+ * A client-independent command sender.
+ *
+ * @example
+ * const redis = redisCommander(client, 'client');
+ * await redis.send(['XADD', 'events', '*', 'data', 'hi']);
+ */
+export interface RedisCommander {
+  /** Sends one command; numbers are sent as their decimal text. */
+  send(args: readonly (string | number)[]): Promise<unknown>;
+  /** A second connection of the same kind, for blocking reads (XREAD BLOCK). */
+  duplicate(): Promise<RedisCommander>;
+  /** Closes a connection this module opened (a duplicate); a no-op for the user's own client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wraps an ioredis or node-redis client; throws a `TypeError` naming the
+ * option when the value is neither.
+ *
+ * @example
+ * const redis = redisCommander(new Redis(), 'client');
+ */
+export function redisCommander(client: unknown, option: string): RedisCommander {
+  if (isIoRedis(client)) return ioredisCommander(client, false);
+  if (isNodeRedis(client)) return nodeRedisCommander(client, false);
+  throw new TypeError(`option ${option} must be an ioredis or node-redis client`);
+}
+
+function isIoRedis(client: unknown): client is IoRedisLike {
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as IoRedisLike).call === 'function'
+  );
+}
+
+function isNodeRedis(client: unknown): client is NodeRedisLike {
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as NodeRedisLike).sendCommand === 'function'
+  );
+}
+
+function ioredisCommander(client: IoRedisLike, owned: boolean): RedisCommander {
+  return {
+    send: function sendIoRedis(args) {
+      const [command, ...rest] = args;
+      return client.call(String(command), ...rest.map(String));
+    },
+    duplicate: async function duplicateIoRedis() {
+      // Connected before use: an ioredis client disconnected while still connecting lingers.
+      const copy = client.duplicate({ lazyConnect: true });
+      await copy.connect();
+      return ioredisCommander(copy, true);
+    },
+    close: async function closeIoRedis() {
+      if (!owned) return;
+      // QUIT, not disconnect(): ioredis keeps a disconnected socket (and the process) alive for 2 s.
+      await client.quit().catch(function quitFailed() {
+        client.disconnect();
+      });
+    },
+  };
+}
+
+function nodeRedisCommander(client: NodeRedisLike, owned: boolean): RedisCommander {
+  return {
+    send: function sendNodeRedis(args) {
+      return client.sendCommand(args.map(String));
+    },
+    duplicate: async function duplicateNodeRedis() {
+      const copy = client.duplicate();
+      await copy.connect();
+      return nodeRedisCommander(copy, true);
+    },
+    close: async function closeNodeRedis() {
+      if (!owned || !client.isOpen) return;
+      if (typeof client.destroy === 'function') client.destroy();
+      else await client.disconnect?.();
+    },
+  };
+}

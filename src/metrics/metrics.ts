@@ -1,0 +1,223 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type BatchFlushMessage, type CallbackErrorMessage, CHANNELS } from '../core/instrument';
+import { readOptions } from '../core/options';
+import type { NextFunction, RequestHandler } from '../core/types';
+import {
+  type CollectorConfig,
+  type CounterLike,
+  type GaugeLike,
+  type HistogramLike,
+  loadPromClient,
+  type PromClient,
+  type RegistryLike,
+} from './prom';
+
+/**
+ * Options for {@link metrics}.
+ *
+ * @example
+ * metrics({ registry: new Registry(), prefix: 'api_' });
+ */
+export interface MetricsOptions {
+  /** Where the collectors are registered. Default: a new Registry (never prom-client's global one unless you pass it). */
+  registry?: RegistryLike;
+  /** Prefix of every metric name. Default `'streamguard_'`. */
+  prefix?: string;
+  /** Histogram buckets (seconds) for durations. Default prom-client's defaults. */
+  buckets?: number[];
+}
+
+/**
+ * What {@link metrics} returns.
+ *
+ * @example
+ * app.get('/metrics', m.handler);
+ */
+export interface Metrics {
+  readonly registry: RegistryLike;
+  /** Serves the registry in the Prometheus text format. */
+  readonly handler: RequestHandler;
+  /** Stops listening to the diagnostics channels (the collectors stay registered). */
+  close(): void;
+}
+
+/** One subscription: a channel and what its messages do to the collectors. */
+interface Subscription {
+  channel: string;
+  onMessage: (message: unknown) => void;
+}
+
+/** Live instances per registry and prefix, so calling metrics() twice neither throws nor counts twice. */
+const instances = new WeakMap<RegistryLike, Map<string, Metrics>>();
+
+const NAME_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * prom-client collectors for everything streamguard's middlewares publish on
+ * their diagnostics channels, and a `/metrics` handler. prom-client is an
+ * optional peer dependency: without it this throws a clear Error, and the
+ * rest of streamguard works. Calling it again with the same registry and
+ * prefix returns the same instance.
+ *
+ * @example
+ * import { Registry } from 'prom-client';
+ * const m = metrics({ registry: new Registry() });
+ * app.get('/metrics', m.handler);
+ */
+export function metrics(options?: MetricsOptions): Metrics {
+  const o = readOptions(options, 'metrics', ['registry', 'prefix', 'buckets']);
+  const prefix = o.prefix ?? 'streamguard_';
+  if (typeof prefix !== 'string' || (prefix !== '' && !NAME_PREFIX.test(prefix))) {
+    throw new TypeError('option prefix must be a valid Prometheus metric name prefix, like "api_"');
+  }
+  if (
+    o.buckets !== undefined &&
+    (!Array.isArray(o.buckets) ||
+      o.buckets.some((b) => typeof b !== 'number' || !Number.isFinite(b)))
+  ) {
+    throw new TypeError('option buckets must be an array of finite numbers');
+  }
+  if (
+    o.registry !== undefined &&
+    (typeof o.registry !== 'object' || typeof o.registry.metrics !== 'function')
+  ) {
+    throw new TypeError('option registry must be a prom-client Registry');
+  }
+  const prom = loadPromClient();
+  const registry = o.registry ?? new prom.Registry();
+  let byPrefix = instances.get(registry);
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    instances.set(registry, byPrefix);
+  }
+  const existing = byPrefix.get(prefix);
+  if (existing !== undefined) return existing;
+
+  const make = collectorFactory(prom, registry, prefix);
+  const subscriptions = [...coreSubscriptions(make), ...batchSubscriptions(make, o.buckets)];
+  for (const s of subscriptions) diagnostics.subscribe(s.channel, s.onMessage);
+
+  const instance: Metrics = {
+    registry,
+    handler: metricsHandler(registry),
+    close: function closeMetrics() {
+      for (const s of subscriptions) diagnostics.unsubscribe(s.channel, s.onMessage);
+      byPrefix.delete(prefix);
+    },
+  };
+  byPrefix.set(prefix, instance);
+  return instance;
+}
+
+/**
+ * A handler serving a registry in the Prometheus text format.
+ *
+ * @example
+ * app.get('/metrics', metricsHandler(registry));
+ */
+export function metricsHandler(registry: RegistryLike): RequestHandler {
+  return function serveMetrics(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+  ): void {
+    registry.metrics().then(function sendMetrics(text) {
+      res.statusCode = 200;
+      res.setHeader('Content-Type', registry.contentType);
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(text);
+    }, next);
+  };
+}
+
+interface CollectorFactory {
+  counter(name: string, help: string, labelNames: readonly string[]): CounterLike;
+  gauge(name: string, help: string, labelNames: readonly string[]): GaugeLike;
+  histogram(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    buckets?: number[],
+  ): HistogramLike;
+}
+
+/** Creates collectors on the registry, or reuses one already registered under the name. */
+function collectorFactory(
+  prom: PromClient,
+  registry: RegistryLike,
+  prefix: string,
+): CollectorFactory {
+  function config(name: string, help: string, labelNames: readonly string[]): CollectorConfig {
+    return { name: `${prefix}${name}`, help, labelNames, registers: [registry] };
+  }
+  return {
+    counter(name, help, labelNames) {
+      return (
+        (registry.getSingleMetric(`${prefix}${name}`) as CounterLike | undefined) ??
+        new prom.Counter(config(name, help, labelNames))
+      );
+    },
+    gauge(name, help, labelNames) {
+      return (
+        (registry.getSingleMetric(`${prefix}${name}`) as GaugeLike | undefined) ??
+        new prom.Gauge(config(name, help, labelNames))
+      );
+    },
+    histogram(name, help, labelNames, buckets) {
+      const existing = registry.getSingleMetric(`${prefix}${name}`) as HistogramLike | undefined;
+      if (existing !== undefined) return existing;
+      return new prom.Histogram(
+        buckets === undefined
+          ? config(name, help, labelNames)
+          : { ...config(name, help, labelNames), buckets },
+      );
+    },
+  };
+}
+
+function coreSubscriptions(make: CollectorFactory): Subscription[] {
+  const errors = make.counter(
+    'callback_errors_total',
+    'Errors thrown or rejected by user callbacks (onFinish, handler, sinks)',
+    ['middleware', 'callback'],
+  );
+  return [
+    {
+      channel: CHANNELS.callbackError,
+      onMessage: function countCallbackError(message) {
+        const m = message as CallbackErrorMessage;
+        errors.inc({ middleware: m.middleware, callback: m.callback });
+      },
+    },
+  ];
+}
+
+function batchSubscriptions(make: CollectorFactory, buckets: number[] | undefined): Subscription[] {
+  const flushes = make.counter(
+    'batch_flushes_total',
+    'Batches handled, by why they were cut and outcome',
+    ['reason', 'outcome'],
+  );
+  const items = make.counter('batch_items_total', 'Items handled in batches, by outcome', [
+    'outcome',
+  ]);
+  const duration = make.histogram(
+    'batch_flush_duration_seconds',
+    'Time a batch handler took',
+    ['outcome'],
+    buckets,
+  );
+  return [
+    {
+      channel: CHANNELS.batchFlush,
+      onMessage: function countFlush(message) {
+        const m = message as BatchFlushMessage;
+        const outcome = m.ok ? 'ok' : 'failed';
+        flushes.inc({ reason: m.reason, outcome });
+        items.inc({ outcome }, m.size);
+        duration.observe({ outcome }, m.durationMs / 1000);
+      },
+    },
+  ];
+}
