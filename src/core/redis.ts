@@ -7,16 +7,17 @@
 /** The part of an ioredis client streamguard uses. */
 export interface IoRedisLike {
   call(command: string, ...args: (string | number | Buffer)[]): Promise<unknown>;
-  duplicate(override?: { lazyConnect?: boolean }): IoRedisLike;
+  duplicate(override?: Record<string, unknown>): IoRedisLike;
   connect(): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
+  readonly status: string;
 }
 
 /** The part of a node-redis (v4/v5) client streamguard uses. */
 export interface NodeRedisLike {
   sendCommand(args: (string | Buffer)[]): Promise<unknown>;
-  duplicate(): NodeRedisLike;
+  duplicate(override?: Record<string, unknown>): NodeRedisLike;
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
   destroy?(): void;
@@ -36,7 +37,11 @@ export type RedisClientLike = IoRedisLike | NodeRedisLike;
 export interface RedisCommander {
   /** Sends one command; numbers are sent as their decimal text. */
   send(args: readonly (string | number)[]): Promise<unknown>;
-  /** A second connection of the same kind, for blocking reads (XREAD BLOCK). */
+  /**
+   * A second connection of the same kind, for blocking reads (XREAD BLOCK).
+   * It fails fast: no reconnection and no resending, so a lost connection
+   * rejects the pending command at once and its owner decides what to do.
+   */
   duplicate(): Promise<RedisCommander>;
   /** Closes a connection this module opened (a duplicate); a no-op for the user's own client. */
   close(): Promise<void>;
@@ -79,12 +84,19 @@ function ioredisCommander(client: IoRedisLike, owned: boolean): RedisCommander {
     },
     duplicate: async function duplicateIoRedis() {
       // Connected before use: an ioredis client disconnected while still connecting lingers.
-      const copy = client.duplicate({ lazyConnect: true });
+      const copy = client.duplicate({
+        lazyConnect: true,
+        retryStrategy: noRetry,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+      });
       await copy.connect();
       return ioredisCommander(copy, true);
     },
     close: async function closeIoRedis() {
-      if (!owned) return;
+      // 'end': already closed; disconnect() now would arm a 2 s timer for a socket that is gone.
+      if (!owned || client.status === 'end') return;
       // QUIT, not disconnect(): ioredis keeps a disconnected socket (and the process) alive for 2 s.
       await client.quit().catch(function quitFailed() {
         client.disconnect();
@@ -99,7 +111,7 @@ function nodeRedisCommander(client: NodeRedisLike, owned: boolean): RedisCommand
       return client.sendCommand(args.map(String));
     },
     duplicate: async function duplicateNodeRedis() {
-      const copy = client.duplicate();
+      const copy = client.duplicate({ socket: { reconnectStrategy: false } });
       await copy.connect();
       return nodeRedisCommander(copy, true);
     },
@@ -109,4 +121,8 @@ function nodeRedisCommander(client: NodeRedisLike, owned: boolean): RedisCommand
       else await client.disconnect?.();
     },
   };
+}
+
+function noRetry(): null {
+  return null;
 }
