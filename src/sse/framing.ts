@@ -42,7 +42,8 @@ export function serializeEvent(event: SseEvent): string {
   }
   if (id !== undefined) {
     const text = typeof id === 'number' && Number.isFinite(id) ? String(id) : id;
-    if (typeof text !== 'string') throw new TypeError('sse event.id must be a string or a finite number');
+    if (typeof text !== 'string')
+      throw new TypeError('sse event.id must be a string or a finite number');
     if (HAS_LINE_BREAK_OR_NUL.test(text))
       throw new TypeError('sse event.id must not contain CR, LF or NUL');
     out += `id: ${text}\n`;
@@ -91,6 +92,8 @@ export function serializeComment(text = ''): string {
 export function serializeNdjson(value: unknown): string {
   const text = JSON.stringify(value);
   if (typeof text !== 'string')
-    throw new TypeError('ndjson value must be JSON-serialisable (not undefined, a function or a symbol)');
+    throw new TypeError(
+      'ndjson value must be JSON-serialisable (not undefined, a function or a symbol)',
+    );
   return `${text}\n`;
 }

@@ -28,6 +28,10 @@ export function readLastEventId(
       received: value.length,
     });
   if (FORBIDDEN.test(value))
-    return new HttpError(400, 'sse.last.event.id.invalid', 'Last-Event-ID must not contain CR, LF or NUL');
+    return new HttpError(
+      400,
+      'sse.last.event.id.invalid',
+      'Last-Event-ID must not contain CR, LF or NUL',
+    );
   return value;
 }

@@ -8,7 +8,11 @@ import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './
 import { SseStream } from './sse-stream';
 
 function headersAlreadySent(): HttpError {
-  return new HttpError(500, 'sse.headers.sent', 'cannot start an event stream: headers already sent');
+  return new HttpError(
+    500,
+    'sse.headers.sent',
+    'cannot start an event stream: headers already sent',
+  );
 }
 
 function startResponse(req: IncomingMessage, res: ServerResponse, contentType: string): void {

@@ -1,6 +1,6 @@
 import { describeError } from '../core/errors';
 import { serializeNdjson } from './framing';
-import { type PipeOptions, pipeSource, type PipeSource } from './pipe';
+import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter } from './writer';
 
 /**

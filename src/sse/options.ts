@@ -55,9 +55,12 @@ export function writerConfig(
         : parseDuration(o.heartbeat, 'heartbeat');
   const shutdownSignal = o.shutdownSignal;
   if (shutdownSignal !== undefined && !(shutdownSignal instanceof AbortSignal))
-    throw new TypeError(`option shutdownSignal must be an AbortSignal, got ${show(shutdownSignal)}`);
+    throw new TypeError(
+      `option shutdownSignal must be an AbortSignal, got ${show(shutdownSignal)}`,
+    );
   const maxBufferedBytes = parseBytes(o.maxBufferedBytes ?? '256kb', 'maxBufferedBytes');
-  if (maxBufferedBytes === 0) throw new TypeError('option maxBufferedBytes must be a positive byte size');
+  if (maxBufferedBytes === 0)
+    throw new TypeError('option maxBufferedBytes must be a positive byte size');
   return Object.freeze({
     kind,
     maxBufferedBytes,

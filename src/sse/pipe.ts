@@ -78,7 +78,9 @@ function cursorFor<T>(source: PipeSource<T>, signal: AbortSignal): Cursor<T> {
     (Symbol.asyncIterator in source || Symbol.iterator in source)
   )
     return iterableCursor(source as AsyncIterable<T> | Iterable<T>);
-  throw new TypeError('pipe() source must be an async iterable, a Node Readable or a ReadableStream');
+  throw new TypeError(
+    'pipe() source must be an async iterable, a Node Readable or a ReadableStream',
+  );
 }
 
 /**

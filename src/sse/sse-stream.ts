@@ -1,7 +1,7 @@
-import { describeError } from '../core/errors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeError } from '../core/errors';
 import { type SseEvent, serializeComment, serializeEvent } from './framing';
-import { type PipeOptions, pipeSource, type PipeSource } from './pipe';
+import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
 
 /**
@@ -75,7 +75,11 @@ export class SseStream extends StreamWriter {
     return pipeSource(source, this.signal, async function sendItem(item: T): Promise<void> {
       const mapped = map === undefined ? { data: item } : await map(item);
       if (mapped === undefined) return;
-      await self.send(eventName !== undefined && mapped.event === undefined ? { ...mapped, event: eventName } : mapped);
+      await self.send(
+        eventName !== undefined && mapped.event === undefined
+          ? { ...mapped, event: eventName }
+          : mapped,
+      );
     });
   }
 
