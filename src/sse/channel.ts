@@ -77,6 +77,12 @@ interface Subscriber {
   filter: ((event: LoggedEvent) => boolean) | undefined;
   /** Live events that arrived while the replay was being written. */
   pending: LoggedEvent[] | undefined;
+  /**
+   * The last id the replay wrote, while the log's tail may still lag behind
+   * it (Redis): live events up to it are skipped, then it is cleared (the tail
+   * is ordered, so one newer event ends the window).
+   */
+  skipThrough: string | undefined;
 }
 
 const RESET_EVENT = serializeEvent({
@@ -137,6 +143,10 @@ export function createChannel(options?: ChannelOptions): Channel {
         s.pending.push(event);
         continue;
       }
+      if (s.skipThrough !== undefined) {
+        if (log.compare(event.id, s.skipThrough) <= 0) continue;
+        s.skipThrough = undefined;
+      }
       frame ??= frameOf(event);
       void s.stream.writeSerialized(frame);
     }
@@ -183,6 +193,7 @@ export function createChannel(options?: ChannelOptions): Channel {
       stream,
       filter,
       pending: cursor === undefined ? undefined : [],
+      skipThrough: undefined,
     };
     await listen();
     if (stream.closed) return;
@@ -221,6 +232,7 @@ export function createChannel(options?: ChannelOptions): Channel {
       await writeOrStop(s, frameOf(event));
     }
     s.pending = undefined;
+    if (last !== '') s.skipThrough = last;
   }
 
   function handler(sseOptions?: SseOptions): RequestHandler {
