@@ -11,10 +11,13 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/shutdown': ['shutdown'],
   'streamguard/rate-limit': ['MemoryStore', 'RedisStore', 'ipKey', 'rateLimit'],
   'streamguard/sse': [
+    'MemoryReplayLog',
     'NdjsonStream',
+    'RedisStreamLog',
     'SseStream',
     'StreamAbortError',
     'StreamWriter',
+    'createChannel',
     'isAbortError',
     'lines',
     'ndjson',

@@ -1,12 +1,13 @@
 import express, { type Express } from 'express';
 import { errorFrames, HttpError } from '../../src';
+import { channelDemo } from './channel';
 import { errorsDemo } from './errors';
 import { rateLimitDemo } from './rate-limit';
 import type { DemoSection } from './section';
 import { sseDemo } from './sse';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo, rateLimitDemo, sseDemo];
+const sections: DemoSection[] = [errorsDemo, rateLimitDemo, sseDemo, channelDemo];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

@@ -31,50 +31,50 @@ const ID = /^(0|[1-9][0-9]{0,15})$/;
  * const channel = createChannel({ replay: new MemoryReplayLog({ maxEvents: 500 }) });
  */
 export class MemoryReplayLog implements ReplayLog {
-  readonly #maxEvents: number;
-  readonly #maxAge: number;
-  readonly #events: Stored[] = [];
-  readonly #listeners = new Set<(event: LoggedEvent) => void>();
-  #head = 0;
-  #lastSeq = 0;
+  private readonly maxEvents: number;
+  private readonly maxAge: number;
+  private readonly events: Stored[] = [];
+  private readonly listeners = new Set<(event: LoggedEvent) => void>();
+  private head = 0;
+  private lastSeq = 0;
   /** Highest sequence number dropped by trimming (0: none). */
-  #droppedThrough = 0;
-  readonly #now: () => number;
+  private droppedThrough = 0;
+  private readonly now: () => number;
 
   constructor(options?: MemoryReplayLogOptions, now: () => number = Date.now) {
     const o = readOptions(options, 'MemoryReplayLog', ['maxEvents', 'maxAge']);
-    this.#maxEvents = integerOption(o.maxEvents, 'maxEvents', 1000, 1);
-    this.#maxAge = parseDuration(o.maxAge ?? '10m', 'maxAge');
-    this.#now = now;
+    this.maxEvents = integerOption(o.maxEvents, 'maxEvents', 1000, 1);
+    this.maxAge = parseDuration(o.maxAge ?? '10m', 'maxAge');
+    this.now = now;
   }
 
   async append(entry: { event?: string; data: string }): Promise<LoggedEvent> {
-    const seq = ++this.#lastSeq;
-    const stored: Stored = { id: String(seq), data: entry.data, seq, at: this.#now() };
+    const seq = ++this.lastSeq;
+    const stored: Stored = { id: String(seq), data: entry.data, seq, at: this.now() };
     if (entry.event !== undefined) stored.event = entry.event;
-    this.#events.push(stored);
-    this.#trim();
+    this.events.push(stored);
+    this.trim();
     const event = publicEvent(stored);
-    for (const listener of this.#listeners) listener(event);
+    for (const listener of this.listeners) listener(event);
     return event;
   }
 
   async after(id: string, limit: number): Promise<ReplayResult> {
-    this.#trim();
+    this.trim();
     const cursor = this.isValidId(id) ? Number(id) : Number.NaN;
-    if (!(cursor >= this.#droppedThrough && cursor <= this.#lastSeq))
+    if (!(cursor >= this.droppedThrough && cursor <= this.lastSeq))
       return { events: [], reset: true };
     const events: LoggedEvent[] = [];
-    for (let i = this.#head; i < this.#events.length && events.length < limit; i++) {
-      const stored = this.#events[i]!;
+    for (let i = this.head; i < this.events.length && events.length < limit; i++) {
+      const stored = this.events[i]!;
       if (stored.seq > cursor) events.push(publicEvent(stored));
     }
     return { events, reset: false };
   }
 
   async tail(listener: (event: LoggedEvent) => void): Promise<() => void> {
-    this.#listeners.add(listener);
-    const listeners = this.#listeners;
+    this.listeners.add(listener);
+    const listeners = this.listeners;
     return function stopTail() {
       listeners.delete(listener);
     };
@@ -89,22 +89,22 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   async close(): Promise<void> {
-    this.#listeners.clear();
+    this.listeners.clear();
   }
 
   /** Drops events past the count or the age, compacting the array now and then. */
-  #trim(): void {
-    const oldest = this.#now() - this.#maxAge;
-    while (this.#head < this.#events.length) {
-      const first = this.#events[this.#head]!;
-      const live = this.#events.length - this.#head;
-      if (live <= this.#maxEvents && first.at >= oldest) break;
-      this.#droppedThrough = first.seq;
-      this.#head++;
+  private trim(): void {
+    const oldest = this.now() - this.maxAge;
+    while (this.head < this.events.length) {
+      const first = this.events[this.head]!;
+      const live = this.events.length - this.head;
+      if (live <= this.maxEvents && first.at >= oldest) break;
+      this.droppedThrough = first.seq;
+      this.head++;
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#events.length) {
-      this.#events.splice(0, this.#head);
-      this.#head = 0;
+    if (this.head > 1024 && this.head * 2 > this.events.length) {
+      this.events.splice(0, this.head);
+      this.head = 0;
     }
   }
 }

@@ -34,21 +34,21 @@ const STREAM_ID = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
  * const channel = createChannel({ replay: new RedisStreamLog({ client: redis, key: 'sse:orders' }) });
  */
 export class RedisStreamLog implements ReplayLog {
-  readonly #redis: RedisCommander;
-  readonly #key: string;
-  readonly #maxLength: number;
-  readonly #block: number;
-  readonly #tails = new Set<TailLoop>();
-  #closed = false;
+  private readonly redis: RedisCommander;
+  private readonly key: string;
+  private readonly maxLength: number;
+  private readonly block: number;
+  private readonly tails = new Set<TailLoop>();
+  private closed = false;
 
   constructor(options: RedisStreamLogOptions) {
     const o = readOptions(options, 'RedisStreamLog', ['client', 'key', 'maxLength', 'block']);
-    this.#redis = redisCommander(o.client, 'client');
+    this.redis = redisCommander(o.client, 'client');
     if (typeof o.key !== 'string' || o.key === '')
       throw new TypeError('option key must be a non-empty string');
-    this.#key = o.key;
-    this.#maxLength = integerOption(o.maxLength, 'maxLength', 10_000, 1);
-    this.#block = parseDuration(o.block ?? '5s', 'block');
+    this.key = o.key;
+    this.maxLength = integerOption(o.maxLength, 'maxLength', 10_000, 1);
+    this.block = parseDuration(o.block ?? '5s', 'block');
   }
 
   async append(entry: { event?: string; data: string }): Promise<LoggedEvent> {
@@ -56,15 +56,15 @@ export class RedisStreamLog implements ReplayLog {
       entry.event === undefined ? ['data', entry.data] : ['event', entry.event, 'data', entry.data];
     // One entry more than the window: the oldest kept entry marks where the window starts, so a
     // client whose last event is exactly the newest dropped one still resumes without a reset.
-    const id = await this.#redis.send([
+    const id = await this.redis.send([
       'XADD',
-      this.#key,
+      this.key,
       'MAXLEN',
-      this.#maxLength + 1,
+      this.maxLength + 1,
       '*',
       ...fields,
     ]);
-    if (typeof id !== 'string') throw new Error(`XADD on ${this.#key} answered ${String(id)}`);
+    if (typeof id !== 'string') throw new Error(`XADD on ${this.key} answered ${String(id)}`);
     return entry.event === undefined
       ? { id, data: entry.data }
       : { id, event: entry.event, data: entry.data };
@@ -72,10 +72,10 @@ export class RedisStreamLog implements ReplayLog {
 
   async after(id: string, limit: number): Promise<ReplayResult> {
     if (!this.isValidId(id)) return { events: [], reset: true };
-    const reply = await this.#redis.send(['XRANGE', this.#key, `(${id}`, '+', 'COUNT', limit]);
+    const reply = await this.redis.send(['XRANGE', this.key, `(${id}`, '+', 'COUNT', limit]);
     const events = parseEntries(reply);
     // Read after the range: trimming that happened before XRANGE shows here, later trimming cannot hurt.
-    const info = await this.#streamInfo();
+    const info = await this.streamInfo();
     const lost =
       info.trimmed && info.firstEntry !== undefined && this.compare(id, info.firstEntry) < 0;
     const unknown = this.compare(id, info.lastGenerated) > 0;
@@ -86,14 +86,14 @@ export class RedisStreamLog implements ReplayLog {
     listener: (event: LoggedEvent) => void,
     onError: (error: unknown) => void,
   ): Promise<() => void> {
-    const { lastGenerated } = await this.#streamInfo();
-    const connection = await this.#redis.duplicate();
+    const { lastGenerated } = await this.streamInfo();
+    const connection = await this.redis.duplicate();
     const clientId = String(await connection.send(['CLIENT', 'ID']));
     const loop: TailLoop = { stopped: false, connection, clientId };
-    this.#tails.add(loop);
-    const tails = this.#tails;
-    const key = this.#key;
-    const block = this.#block;
+    this.tails.add(loop);
+    const tails = this.tails;
+    const key = this.key;
+    const block = this.block;
     void (async function readForever() {
       let cursor = lastGenerated;
       try {
@@ -112,7 +112,7 @@ export class RedisStreamLog implements ReplayLog {
         if (!loop.stopped) await connection.close().catch(() => undefined);
       }
     })();
-    const stopLoop = (): Promise<void> => this.#stop(loop);
+    const stopLoop = (): Promise<void> => this.stop(loop);
     return function stopTail() {
       void stopLoop();
     };
@@ -130,17 +130,17 @@ export class RedisStreamLog implements ReplayLog {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.all([...this.#tails].map((loop) => this.#stop(loop)));
-    this.#tails.clear();
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.tails].map((loop) => this.stop(loop)));
+    this.tails.clear();
   }
 
   /** Ends a tail: wakes its blocked XREAD (CLIENT UNBLOCK) so its connection closes at once. */
-  async #stop(loop: TailLoop): Promise<void> {
+  private async stop(loop: TailLoop): Promise<void> {
     if (loop.stopped) return;
     loop.stopped = true;
-    await this.#redis.send(['CLIENT', 'UNBLOCK', loop.clientId]).catch(() => undefined);
+    await this.redis.send(['CLIENT', 'UNBLOCK', loop.clientId]).catch(() => undefined);
     await loop.connection.close().catch(() => undefined);
   }
 
@@ -150,14 +150,14 @@ export class RedisStreamLog implements ReplayLog {
    * drops from the head only, so a cursor before the first entry, once
    * something was trimmed, may have lost events.
    */
-  async #streamInfo(): Promise<{
+  private async streamInfo(): Promise<{
     lastGenerated: string;
     firstEntry: string | undefined;
     trimmed: boolean;
   }> {
     let reply: unknown;
     try {
-      reply = await this.#redis.send(['XINFO', 'STREAM', this.#key]);
+      reply = await this.redis.send(['XINFO', 'STREAM', this.key]);
     } catch (error) {
       if (/no such key/i.test(String((error as Error).message)))
         return { lastGenerated: '0-0', firstEntry: undefined, trimmed: false };

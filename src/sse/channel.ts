@@ -1,0 +1,309 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../core/errors';
+import { type Logger, loggerOption } from '../core/logger';
+import { functionOption, integerOption, readOptions } from '../core/options';
+import type { NextFunction, RequestHandler } from '../core/types';
+import { type SseEvent, serializeEvent } from './framing';
+import { MemoryReplayLog } from './memory-replay-log';
+import { sse } from './middleware';
+import type { SseOptions } from './options';
+import type { LoggedEvent, ReplayLog } from './replay-log';
+import type { SseStream } from './sse-stream';
+
+/**
+ * Options for {@link createChannel}.
+ *
+ * @example
+ * createChannel({ replay: new RedisStreamLog({ client, key: 'sse:orders' }) });
+ */
+export interface ChannelOptions {
+  /** Where events are kept for replay (and, with Redis, shared across processes). Default `new MemoryReplayLog()`. */
+  replay?: ReplayLog;
+  /** Events read from the log per replay page. Default 500. */
+  replayPage?: number;
+  /** Where failures are reported. Default: one line on `console.warn`. */
+  logger?: Logger;
+}
+
+/**
+ * Options for {@link Channel.subscribe}.
+ *
+ * @example
+ * channel.subscribe(stream, { filter: (e) => e.event === 'price' });
+ */
+export interface SubscribeOptions {
+  /** Which events this subscriber gets (live and replayed). Default all. */
+  filter?: (event: LoggedEvent) => boolean;
+  /** The cursor to replay after. Default: the stream's own `lastEventId` (`Last-Event-ID`). */
+  lastEventId?: string;
+}
+
+/**
+ * Options for {@link Channel.closeAll}.
+ *
+ * @example
+ * await channel.closeAll({ goAway: true });
+ */
+export interface CloseAllOptions {
+  /** The last event each stream gets before it closes. Default `{ event: 'close', data: 'reconnect' }`. */
+  final?: SseEvent;
+  /** Refuse new subscriptions from now on: `handler()` answers 204, which tells browsers not to reconnect. Default false. */
+  goAway?: boolean;
+}
+
+/**
+ * A broadcast channel with a replay log: see {@link createChannel}.
+ *
+ * @example
+ * const id = await channel.publish({ event: 'price', data: { sym: 'ACME', px: 12.5 } });
+ */
+export interface Channel {
+  /** Stores the event in the log and delivers it to every subscriber (in every process sharing the log). Resolves with its id; rejects if the log fails. */
+  publish(event: { data: unknown; event?: string }): Promise<string>;
+  /** Replays what the stream missed (strictly after its cursor), then delivers live events with no gap and no duplicate. Resolves once live. */
+  subscribe(stream: SseStream, options?: SubscribeOptions): Promise<void>;
+  /** A route handler: opens an event stream (`sse(options)`) and subscribes it; 204 once the channel said go away. */
+  handler(options?: SseOptions): RequestHandler;
+  /** Sends every stream a final event and closes it, so clients reconnect (elsewhere). */
+  closeAll(options?: CloseAllOptions): Promise<void>;
+  /** Closes every stream and stops listening to the log (does not close the log). */
+  close(): Promise<void>;
+  /** Streams subscribed now. */
+  readonly size: number;
+}
+
+interface Subscriber {
+  stream: SseStream;
+  filter: ((event: LoggedEvent) => boolean) | undefined;
+  /** Live events that arrived while the replay was being written. */
+  pending: LoggedEvent[] | undefined;
+  /**
+   * The last id the replay wrote, while the log's tail may still lag behind
+   * it (Redis): live events up to it are skipped, then it is cleared (the tail
+   * is ordered, so one newer event ends the window).
+   */
+  skipThrough: string | undefined;
+}
+
+const RESET_EVENT = serializeEvent({
+  event: 'reset',
+  data: 'the events since your last event id are no longer available; resync',
+});
+
+/**
+ * Creates a channel that broadcasts events to many SSE streams, each
+ * isolated (a slow or dead client is handled by its own stream's budget and
+ * overflow policy and never slows the others), with a replay log so a
+ * client reconnecting with `Last-Event-ID` misses nothing: replay strictly
+ * after its cursor, then live, with no gap and no duplicate. Each event is
+ * serialised once and the same text is written to every subscriber. Ids
+ * come from the log (monotonic per channel). A cursor the log no longer
+ * covers, or does not recognise, gets one `reset` event. With a
+ * `RedisStreamLog` every process sharing the key delivers every event.
+ *
+ * @example
+ * const prices = createChannel({ replay: new MemoryReplayLog({ maxEvents: 1000 }) });
+ * app.get('/prices', prices.handler({ heartbeat: '15s' }));
+ * setInterval(() => prices.publish({ event: 'price', data: quote() }), 1000);
+ */
+export function createChannel(options?: ChannelOptions): Channel {
+  const o = readOptions(options, 'createChannel', ['replay', 'replayPage', 'logger']);
+  const log = o.replay ?? new MemoryReplayLog();
+  if (
+    typeof log !== 'object' ||
+    log === null ||
+    typeof log.append !== 'function' ||
+    typeof log.tail !== 'function'
+  ) {
+    throw new TypeError('option replay must be a ReplayLog (MemoryReplayLog or RedisStreamLog)');
+  }
+  const replayPage = integerOption(o.replayPage, 'replayPage', 500, 1);
+  const logger = loggerOption(o.logger);
+  const subscribers = new Set<Subscriber>();
+  let listening: Promise<() => void> | undefined;
+  let gone = false;
+  let closed = false;
+
+  /** Starts (once, and again after a failure) the log's tail that feeds every subscriber. */
+  function listen(): Promise<() => void> {
+    if (listening === undefined) {
+      listening = log.tail(deliver, onTailError);
+      listening.catch(function tailFailedToStart() {
+        listening = undefined;
+      });
+    }
+    return listening;
+  }
+
+  function deliver(event: LoggedEvent): void {
+    let frame: string | undefined;
+    for (const s of subscribers) {
+      if (s.filter !== undefined && !accepts(s, event)) continue;
+      if (s.pending !== undefined) {
+        s.pending.push(event);
+        continue;
+      }
+      if (s.skipThrough !== undefined) {
+        if (log.compare(event.id, s.skipThrough) <= 0) continue;
+        s.skipThrough = undefined;
+      }
+      frame ??= frameOf(event);
+      void s.stream.writeSerialized(frame);
+    }
+  }
+
+  function accepts(s: Subscriber, event: LoggedEvent): boolean {
+    try {
+      return s.filter!(event);
+    } catch (error) {
+      logger.warn('channel subscriber filter threw; event skipped', error);
+      return false;
+    }
+  }
+
+  function onTailError(error: unknown): void {
+    listening = undefined;
+    logger.warn('channel replay log failed; closing its streams so clients reconnect', error);
+    const failure = new HttpError(503, 'channel.unavailable', 'the event channel is unavailable', {
+      cause: error,
+    });
+    for (const s of subscribers) s.stream.fail(failure);
+    subscribers.clear();
+  }
+
+  async function publish(event: { data: unknown; event?: string }): Promise<string> {
+    if (closed) throw new HttpError(503, 'channel.closed', 'the channel is closed');
+    if (typeof event !== 'object' || event === null)
+      throw new TypeError('channel event must be an object like { data, event }');
+    const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data);
+    if (typeof data !== 'string')
+      throw new TypeError('channel event.data must be a string or JSON-serialisable');
+    // Validates the event name (CR/LF) before anything is stored.
+    serializeEvent({ event: event.event, data });
+    const entry = event.event === undefined ? { data } : { event: event.event, data };
+    const logged = await log.append(entry);
+    return logged.id;
+  }
+
+  async function subscribe(stream: SseStream, subscribeOptions?: SubscribeOptions): Promise<void> {
+    if (closed || gone) throw new HttpError(503, 'channel.closed', 'the channel is closed');
+    const filter = functionOption(subscribeOptions?.filter, 'filter');
+    const cursor = subscribeOptions?.lastEventId ?? stream.lastEventId;
+    const subscriber: Subscriber = {
+      stream,
+      filter,
+      pending: cursor === undefined ? undefined : [],
+      skipThrough: undefined,
+    };
+    await listen();
+    if (stream.closed) return;
+    subscribers.add(subscriber);
+    stream.signal.addEventListener('abort', function unsubscribe() {
+      subscribers.delete(subscriber);
+    });
+    if (cursor !== undefined) await replay(subscriber, cursor);
+  }
+
+  /** Writes what the subscriber missed, then what arrived meanwhile, then lets live events through. */
+  async function replay(s: Subscriber, cursor: string): Promise<void> {
+    let last = cursor;
+    let reset = !log.isValidId(cursor);
+    while (!reset && !s.stream.closed) {
+      const page = await log.after(last, replayPage);
+      if (page.reset) {
+        reset = true;
+        break;
+      }
+      for (const event of page.events) {
+        last = event.id;
+        if (s.filter === undefined || accepts(s, event)) await writeOrStop(s, frameOf(event));
+      }
+      if (page.events.length < replayPage) break;
+    }
+    if (reset) {
+      await writeOrStop(s, RESET_EVENT);
+      last = '';
+    }
+    const pending = s.pending!;
+    while (pending.length > 0 && !s.stream.closed) {
+      const event = pending.shift()!;
+      if (last !== '' && log.compare(event.id, last) <= 0) continue;
+      last = event.id;
+      await writeOrStop(s, frameOf(event));
+    }
+    s.pending = undefined;
+    if (last !== '') s.skipThrough = last;
+  }
+
+  function handler(sseOptions?: SseOptions): RequestHandler {
+    const open = sse(sseOptions);
+    return function channelHandler(
+      req: IncomingMessage,
+      res: ServerResponse,
+      next: NextFunction,
+    ): void {
+      if (gone) {
+        res.statusCode = 204;
+        res.end();
+        return;
+      }
+      open(req, res, function subscribeOpened(err?: unknown) {
+        if (err !== undefined) {
+          next(err);
+          return;
+        }
+        const stream = (res as ServerResponse & { locals: { sse: SseStream } }).locals.sse;
+        subscribe(stream).catch(function subscribeFailed(error: unknown) {
+          stream.fail(error);
+        });
+      });
+    };
+  }
+
+  async function closeAll(closeOptions?: CloseAllOptions): Promise<void> {
+    const final = serializeEvent(closeOptions?.final ?? { event: 'close', data: 'reconnect' });
+    if (closeOptions?.goAway === true) gone = true;
+    const streams = [...subscribers].map((s) => s.stream);
+    subscribers.clear();
+    for (const stream of streams) {
+      void stream.writeSerialized(final);
+      stream.close();
+    }
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    await closeAll();
+    const stop = await listening?.catch(() => undefined);
+    stop?.();
+  }
+
+  return {
+    publish,
+    subscribe,
+    handler,
+    closeAll,
+    close,
+    get size() {
+      return subscribers.size;
+    },
+  };
+}
+
+function frameOf(event: LoggedEvent): string {
+  return serializeEvent(
+    event.event === undefined
+      ? { id: event.id, data: event.data }
+      : { id: event.id, event: event.event, data: event.data },
+  );
+}
+
+/** Replay writes wait for the client (backpressure); a closed stream ends the replay quietly. */
+async function writeOrStop(s: Subscriber, frame: string): Promise<void> {
+  try {
+    await s.stream.writeSerialized(frame);
+  } catch {
+    // The stream closed; its abort listener removes the subscriber.
+  }
+}
