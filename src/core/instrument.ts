@@ -17,6 +17,8 @@ export const CHANNELS = {
   // rereadableBody (src/body)
 
   // responseTee (src/tee)
+  /** A teed response closed and its record was built: {@link TeeCaptureMessage}. */
+  teeCapture: 'streamguard:tee:capture',
 
   // sse, ndjson, channels (src/sse)
 
@@ -37,6 +39,19 @@ export interface CallbackErrorMessage {
 // rereadableBody (src/body)
 
 // responseTee (src/tee)
+
+/** Published on `streamguard:tee:capture` when a teed response's record is handed over. */
+export interface TeeCaptureMessage {
+  status: number;
+  outcome: 'completed' | 'aborted' | 'errored';
+  /** Body bytes sent. */
+  bytes: number;
+  /** Body bytes captured. */
+  capturedBytes: number;
+  truncated: boolean;
+  /** Milliseconds from the tee seeing the request to the response closing. */
+  durationMs: number;
+}
 
 // sse, ndjson, channels (src/sse)
 
