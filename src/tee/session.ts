@@ -132,6 +132,8 @@ export class TeeSession implements TeeLocals {
   /** A chunk the application read from the request. */
   onRequestData(chunk: unknown): void {
     if (this.done || this.requestTap === undefined) return;
+    // Node draining a body nobody read (after the response) is not the application reading it.
+    if ((this.req as IncomingMessage & { _dumped?: boolean })._dumped === true) return;
     this.requestTap.tap(chunk, this.req.readableEncoding ?? undefined);
   }
 }
