@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { BoundedCapture, CaptureBudget } from '../../src/tee/capture';
 import { responseTee } from '../../src/tee';
+import { BoundedCapture, CaptureBudget } from '../../src/tee/capture';
 
 describe('BoundedCapture', () => {
   test('head and tail are always an exact prefix and suffix of the stream', () => {
@@ -89,7 +89,12 @@ describe('responseTee options', () => {
   });
 
   test('the caller object is not mutated and units are accepted', () => {
-    const options = Object.freeze({ maxBytes: '1kb', tailBytes: 16, decode: '2kb', hash: 'SHA256' });
+    const options = Object.freeze({
+      maxBytes: '1kb',
+      tailBytes: 16,
+      decode: '2kb',
+      hash: 'SHA256',
+    });
     expect(() => responseTee(options)).not.toThrow();
     expect(options).toEqual({ maxBytes: '1kb', tailBytes: 16, decode: '2kb', hash: 'SHA256' });
   });

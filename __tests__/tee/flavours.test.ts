@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bodyParser from 'body-parser';
-import bodyParser1 from 'body-parser1';
 import type { RequestHandler } from '../../src/core/types';
 import { responseTee, type TeeLocals } from '../../src/tee';
 import { FLAVOURS, mount } from '../helpers/harness';
 import { fetchRaw, recorder } from './helpers';
+
+// body-parser 1 is installed under the alias `body-parser1`, which has no types of its own.
+const bodyParser1 = jest.requireActual<typeof bodyParser>('body-parser1');
 
 type Sendable = ServerResponse & { json?: (body: unknown) => void; locals?: { tee?: TeeLocals } };
 
@@ -105,7 +107,9 @@ describe.each(FLAVOURS)('responseTee on %s', (flavour) => {
       handler: (_req, res) => {
         res.write('abc');
         const tee = (res as Sendable).locals?.tee;
-        res.end(`${tee?.bytes}/${tee?.capturedBytes}/${tee?.truncated}/${tee?.writes}/${tee?.done}`);
+        res.end(
+          `${tee?.bytes}/${tee?.capturedBytes}/${tee?.truncated}/${tee?.writes}/${tee?.done}`,
+        );
       },
     });
     const got = await fetchRaw(app.url);

@@ -52,7 +52,13 @@ describe('responseTee write path', () => {
   test.each([
     ['end()', (res: ServerResponse, done: () => void) => res.end(done)],
     ['end(chunk, cb)', (res: ServerResponse, done: () => void) => res.end('x', done)],
-    ['end(cb) after write', (res: ServerResponse, done: () => void) => (res.write('x'), res.end(done))],
+    [
+      'end(cb) after write',
+      (res: ServerResponse, done: () => void) => {
+        res.write('x');
+        res.end(done);
+      },
+    ],
   ])('%s forwards its callback', async (_name, finish) => {
     const rec = recorder();
     let callbackRan = false;
@@ -84,25 +90,32 @@ describe('responseTee write path', () => {
         ['set-cookie', 'b=2'],
       ],
     ],
-  ])('writeHead(status, message, %s headers) is reported as flushed, sensitive ones redacted', async (_n, headers) => {
-    const rec = recorder();
-    const app = await mount('http', {
-      use: [responseTee({ onFinish: rec.onFinish })],
-      handler: (_req, res) => {
-        (res.writeHead as (s: number, m: string, h: unknown) => void)(202, 'Fine Thanks', headers);
-        res.end('ok');
-      },
-    });
-    const got = await fetchRaw(app.url);
-    expect(got.headers['x-one']).toBe('1');
-    const record = await rec.next();
-    expect(record.status).toBe(202);
-    expect(record.statusMessage).toBe('Fine Thanks');
-    expect(record.headers['x-one']).toBe('1');
-    expect(record.headers['set-cookie']).toEqual(['[REDACTED]', '[REDACTED]']);
-    expect(record.headers.authorization).toBe('[REDACTED]');
-    expect(record.timings.headersSent).toBeGreaterThanOrEqual(0);
-  });
+  ])(
+    'writeHead(status, message, %s headers) is reported as flushed, sensitive ones redacted',
+    async (_n, headers) => {
+      const rec = recorder();
+      const app = await mount('http', {
+        use: [responseTee({ onFinish: rec.onFinish })],
+        handler: (_req, res) => {
+          (res.writeHead as (s: number, m: string, h: unknown) => void)(
+            202,
+            'Fine Thanks',
+            headers,
+          );
+          res.end('ok');
+        },
+      });
+      const got = await fetchRaw(app.url);
+      expect(got.headers['x-one']).toBe('1');
+      const record = await rec.next();
+      expect(record.status).toBe(202);
+      expect(record.statusMessage).toBe('Fine Thanks');
+      expect(record.headers['x-one']).toBe('1');
+      expect(record.headers['set-cookie']).toEqual(['[REDACTED]', '[REDACTED]']);
+      expect(record.headers.authorization).toBe('[REDACTED]');
+      expect(record.timings.headersSent).toBeGreaterThanOrEqual(0);
+    },
+  );
 
   test('the redact list is configurable', async () => {
     const rec = recorder();
@@ -202,7 +215,10 @@ describe('responseTee write path', () => {
     const a = recorder();
     const b = recorder();
     const app = await mount('http', {
-      use: [responseTee({ onFinish: a.onFinish }), responseTee({ onFinish: b.onFinish, maxBytes: 3 })],
+      use: [
+        responseTee({ onFinish: a.onFinish }),
+        responseTee({ onFinish: b.onFinish, maxBytes: 3 }),
+      ],
       handler: (_req, res) => {
         res.write('hello ');
         res.end('world');

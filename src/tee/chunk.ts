@@ -11,7 +11,8 @@ export function chunkBytes(chunk: unknown, encoding: unknown): Buffer | undefine
     return Buffer.from(chunk, isEncoding(encoding) ? encoding : 'utf8');
   }
   if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof Uint8Array)
+    return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return undefined;
 }
 

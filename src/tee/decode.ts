@@ -56,7 +56,8 @@ export function decodeBounded(
         body: Buffer.concat(parts, held),
         truncated,
       };
-      if (error !== undefined) result.error = error instanceof Error ? error.message : String(error);
+      if (error !== undefined)
+        result.error = error instanceof Error ? error.message : String(error);
       resolve(result);
     }
     function onData(chunk: Buffer): void {

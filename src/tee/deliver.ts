@@ -22,7 +22,9 @@ export async function buildRecord(session: TeeSession, config: TeeConfig): Promi
   const rawHeaders: HeaderRecord = headersSent
     ? flushedHeaders(res, session.writeHeadHeaders ?? {})
     : (Object.create(null) as HeaderRecord);
-  const contentEncoding = headersSent ? headerValue(rawHeaders, res, 'content-encoding') : undefined;
+  const contentEncoding = headersSent
+    ? headerValue(rawHeaders, res, 'content-encoding')
+    : undefined;
   const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
   const decoded =
     config.decodeBytes > 0 && DECODABLE.has(bodyEncoding) && capture.body.length > 0
@@ -73,7 +75,11 @@ function outcomeOf(session: TeeSession): TeeOutcome {
  * the tee) the bytes may not be encoded yet, so gzip and deflate are sniffed
  * from their magic bytes and anything else is `unknown`.
  */
-function encodingOfCapture(wire: boolean, contentEncoding: string | undefined, body: Buffer): string {
+function encodingOfCapture(
+  wire: boolean,
+  contentEncoding: string | undefined,
+  body: Buffer,
+): string {
   if (contentEncoding === undefined || contentEncoding === 'identity') return 'identity';
   if (wire) return contentEncoding;
   if (body.length < 2) return 'identity';

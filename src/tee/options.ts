@@ -128,7 +128,9 @@ function decodeOption(value: unknown, maxBytes: number): number {
     const n = parseBytes(value, 'decode');
     if (n > 0) return n;
   }
-  throw new TypeError(`option decode must be a boolean or a positive byte size, got ${show(value)}`);
+  throw new TypeError(
+    `option decode must be a boolean or a positive byte size, got ${show(value)}`,
+  );
 }
 
 function requestOption(

@@ -12,7 +12,12 @@ export class ByteTap {
   readonly capture: BoundedCapture;
   private readonly hash: Hash | undefined;
 
-  constructor(maxBytes: number, tailBytes: number, budget: CaptureBudget, hash: string | undefined) {
+  constructor(
+    maxBytes: number,
+    tailBytes: number,
+    budget: CaptureBudget,
+    hash: string | undefined,
+  ) {
     this.capture = new BoundedCapture(maxBytes, tailBytes, budget);
     this.hash = hash === undefined ? undefined : createHash(hash);
   }

@@ -6,7 +6,7 @@ import { callSafely, type Logger } from '../core/logger';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
 import { buildRecord } from './deliver';
-import { type ResponseTeeOptions, readTeeConfig, type TeeConfig } from './options';
+import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
 import { tapRequest, wrapResponse } from './wrap';
@@ -15,6 +15,9 @@ import './locals';
 /** Marks a response with the factories already teeing it (so mounting one twice is harmless). */
 const kTees = Symbol.for('streamguard.tee');
 type Marked = ServerResponse & { [kTees]?: Set<object> };
+
+/** How long after on-finished the tee waits for `'close'` before reporting anyway. */
+const CLOSE_GRACE_MS = 1000;
 
 const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
 
@@ -84,7 +87,8 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
         unwrap();
         stats.active--;
         stats.records++;
-        if (record.budgetExceeded || record.request?.budgetExceeded === true) stats.budgetExceeded++;
+        if (record.budgetExceeded || record.request?.budgetExceeded === true)
+          stats.budgetExceeded++;
         publishCapture({
           status: record.status,
           outcome: record.outcome,
@@ -133,6 +137,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     const untapRequest = session.requestTap === undefined ? undefined : tapRequest(req, session);
     let closed = false;
     let finished = false;
+    let fallback: NodeJS.Timeout | undefined;
 
     function unwrap(): void {
       unwrapResponse();
@@ -142,6 +147,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     function schedule(): void {
       if (session.done) return;
       session.done = true;
+      if (fallback !== undefined) clearTimeout(fallback);
       res.off('finish', onFinishEvent);
       res.off('close', onCloseEvent);
       setImmediate(deliver, session, unwrap);
@@ -154,14 +160,12 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       closed = true;
       if (finished) schedule();
     }
-    function afterDone(): void {
-      // 'close' normally follows at once; a response that never emits it still gets its record.
-      if (!closed) setImmediate(schedule);
-      else schedule();
-    }
     function onDone(): void {
       finished = true;
-      afterDone();
+      if (closed) schedule();
+      // 'close' follows (after a socket error it may take a few ticks); a response that never
+      // emits it still gets its record.
+      else fallback = setTimeout(schedule, CLOSE_GRACE_MS).unref();
     }
     res.once('finish', onFinishEvent);
     res.once('close', onCloseEvent);
