@@ -11,3 +11,4 @@ export { type CallbackErrorMessage, CHANNELS } from './core/instrument';
 export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
 export * from './errors/index';
+export * from './tee/index';

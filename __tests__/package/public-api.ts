@@ -6,6 +6,7 @@
  */
 export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+  'streamguard/tee': ['DEFAULT_REDACT', 'responseTee'],
 };
 
 /** Names only the root exports. */

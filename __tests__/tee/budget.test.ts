@@ -31,7 +31,12 @@ describe('responseTee across requests', () => {
     expect(captured).toEqual([20, 80]);
     expect(rec.records.filter((r) => r.budgetExceeded)).toHaveLength(1);
     expect(rec.records.every((r) => r.bytes === 90 && r.truncated)).toBe(true);
-    expect(tee.stats()).toMatchObject({ active: 0, inFlightBytes: 0, budgetExceeded: 1, records: 2 });
+    expect(tee.stats()).toMatchObject({
+      active: 0,
+      inFlightBytes: 0,
+      budgetExceeded: 1,
+      records: 2,
+    });
   });
 
   test('publishes streamguard:tee:capture', async () => {

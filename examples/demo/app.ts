@@ -2,9 +2,10 @@ import express, { type Express } from 'express';
 import { errorFrames, HttpError } from '../../src';
 import { errorsDemo } from './errors';
 import type { DemoSection } from './section';
+import { teeDemo } from './tee';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo];
+const sections: DemoSection[] = [errorsDemo, teeDemo];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

@@ -6,6 +6,7 @@
  * import { responseTee } from 'streamguard/tee';
  * app.use(responseTee({ onFinish: (record) => audit(record) }));
  */
+export type { TeeCaptureMessage } from '../core/instrument';
 export type { DecodedBody } from './decode';
 export type { HeaderRecord } from './headers';
 export { DEFAULT_REDACT, type ResponseTeeOptions, type TeeRequestOptions } from './options';
