@@ -8,14 +8,14 @@ import type { TeeOutcome, TeeRecord, TeeRequestRecord } from './record';
 import type { TeeSession } from './session';
 
 /**
- * Builds the record of a closed response (decoding off the hot path when
- * asked). The captures stay charged to the budget until the caller releases
- * them.
+ * Builds the record of a closed response (without the decoded copy: see
+ * {@link addDecoded}). The captures stay charged to the budget until the
+ * caller releases them.
  *
  * @example
- * const record = await buildRecord(session, config);
+ * const record = buildRecord(session, config);
  */
-export async function buildRecord(session: TeeSession, config: TeeConfig): Promise<TeeRecord> {
+export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   const { req, res } = session;
   const capture = session.response.finish();
   const headersSent = res.headersSent;
@@ -26,10 +26,6 @@ export async function buildRecord(session: TeeSession, config: TeeConfig): Promi
     ? headerValue(rawHeaders, res, 'content-encoding')
     : undefined;
   const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
-  const decoded =
-    config.decodeBytes > 0 && DECODABLE.has(bodyEncoding) && capture.body.length > 0
-      ? await decodeBounded(capture.body, bodyEncoding, config.decodeBytes, capture.truncated)
-      : undefined;
   return {
     ...capture,
     traceId: traceId(req),
@@ -44,7 +40,7 @@ export async function buildRecord(session: TeeSession, config: TeeConfig): Promi
     contentEncoding,
     bodyEncoding,
     wire: session.wire,
-    decoded,
+    decoded: undefined,
     timings: {
       startedAt: session.startedAt,
       start: 0,
@@ -56,6 +52,31 @@ export async function buildRecord(session: TeeSession, config: TeeConfig): Promi
     requestBodyComplete: req.complete,
     request: requestRecord(session, config),
   };
+}
+
+/**
+ * Whether the record's body should get a decoded copy.
+ *
+ * @example
+ * if (needsDecoding(record, config)) await addDecoded(record, config);
+ */
+export function needsDecoding(record: TeeRecord, config: TeeConfig): boolean {
+  return config.decodeBytes > 0 && DECODABLE.has(record.bodyEncoding) && record.body.length > 0;
+}
+
+/**
+ * Adds the bounded decoded copy (zlib's thread pool, off the hot path).
+ *
+ * @example
+ * await addDecoded(record, config);
+ */
+export async function addDecoded(record: TeeRecord, config: TeeConfig): Promise<void> {
+  record.decoded = await decodeBounded(
+    record.body,
+    record.bodyEncoding,
+    config.decodeBytes,
+    record.truncated,
+  );
 }
 
 function headerValue(headers: HeaderRecord, res: ServerResponse, name: string): string | undefined {

@@ -20,9 +20,9 @@ export interface TeeTimings {
   headersSent: number | undefined;
   /** The first body byte was handed to Node. */
   firstByte: number | undefined;
-  /** The response finished (`'finish'`: all bytes handed to the OS). */
+  /** `res.end()` was called: every body byte has been handed to Node. */
   end: number | undefined;
-  /** The response closed (`'close'`), finished or not. */
+  /** The response finished or its connection closed (`on-finished`), whichever came first. */
   close: number | undefined;
 }
 

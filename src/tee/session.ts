@@ -6,6 +6,7 @@ import { chunkBytes, chunkLength } from './chunk';
 import type { HeaderRecord } from './headers';
 import type { TeeConfig } from './options';
 import type { TeeCapture, TeeLocals } from './record';
+import { type Originals, unwrapResponse } from './wrap';
 
 /** One side's tap: a bounded capture plus an optional streaming digest. */
 export class ByteTap {
@@ -83,11 +84,16 @@ export class TeeSession implements TeeLocals {
   /** Whether the tee wrapped Node's own `write`/`end` (its bytes are the wire bytes). */
   wire = true;
 
+  originals: Originals | undefined;
+  untapRequest: (() => void) | undefined;
+
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     config: TeeConfig,
     budget: CaptureBudget,
+    private readonly marks: Set<object>,
+    private readonly identity: object,
   ) {
     this.response = new ByteTap(config.maxBytes, config.tailBytes, budget, config.hash);
     this.requestTap =
@@ -112,6 +118,14 @@ export class TeeSession implements TeeLocals {
     return this.requestTap?.bytes ?? 0;
   }
 
+  /** Removes the wrappers and the double-mount mark (idempotent). */
+  unwrap(): void {
+    if (this.originals !== undefined) unwrapResponse(this.res, this.originals);
+    this.untapRequest?.();
+    this.untapRequest = undefined;
+    this.marks.delete(this.identity);
+  }
+
   /** Milliseconds since the tee saw the request. */
   now(): number {
     return performance.now() - this.t0;
@@ -125,6 +139,11 @@ export class TeeSession implements TeeLocals {
     if (n === 0) return;
     this.writes++;
     if (this.firstByteAt === undefined) this.firstByteAt = this.now();
+  }
+
+  /** After `end()` was forwarded: every body byte has been handed to Node. */
+  onEnd(): void {
+    if (this.endAt === undefined) this.endAt = this.now();
   }
 
   /** After writeHead/flushHeaders was forwarded. */

@@ -5,7 +5,7 @@ import { ensureLocals, LOCALS } from '../core/locals';
 import { callSafely, type Logger } from '../core/logger';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
-import { buildRecord } from './deliver';
+import { addDecoded, buildRecord, needsDecoding } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
@@ -15,9 +15,6 @@ import './locals';
 /** Marks a response with the factories already teeing it (so mounting one twice is harmless). */
 const kTees = Symbol.for('streamguard.tee');
 type Marked = ServerResponse & { [kTees]?: Set<object> };
-
-/** How long after on-finished the tee waits for `'close'` before reporting anyway. */
-const CLOSE_GRACE_MS = 1000;
 
 const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
 
@@ -81,37 +78,56 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     },
   };
 
-  function deliver(session: TeeSession, unwrap: () => void): void {
-    buildRecord(session, config).then(
-      function handOver(record: TeeRecord): void {
-        unwrap();
-        stats.active--;
-        stats.records++;
-        if (record.budgetExceeded || record.request?.budgetExceeded === true)
-          stats.budgetExceeded++;
-        publishCapture({
-          status: record.status,
-          outcome: record.outcome,
-          bytes: record.bytes,
-          capturedBytes: record.capturedBytes,
-          truncated: record.truncated,
-          durationMs: record.timings.close ?? session.now(),
-        });
-        const onFinish = config.onFinish;
-        if (onFinish !== undefined) {
-          callSafely(logger, 'tee', 'onFinish', function callOnFinish() {
-            return onFinish(record);
-          });
-        }
-        session.response.release();
-        session.requestTap?.release();
+  function handOver(session: TeeSession, record: TeeRecord): void {
+    session.unwrap();
+    stats.active--;
+    stats.records++;
+    if (record.budgetExceeded || record.request?.budgetExceeded === true) stats.budgetExceeded++;
+    publishCapture({
+      status: record.status,
+      outcome: record.outcome,
+      bytes: record.bytes,
+      capturedBytes: record.capturedBytes,
+      truncated: record.truncated,
+      durationMs: record.timings.close ?? session.now(),
+    });
+    const onFinish = config.onFinish;
+    if (onFinish !== undefined) {
+      callSafely(logger, 'tee', 'onFinish', function callOnFinish() {
+        return onFinish(record);
+      });
+    }
+    session.response.release();
+    session.requestTap?.release();
+  }
+
+  function buildFailed(session: TeeSession, error: unknown): void {
+    session.unwrap();
+    stats.active--;
+    session.response.release();
+    session.requestTap?.release();
+    config.logger.warn('tee could not build a record', error);
+  }
+
+  /** Runs a tick after the response closed: builds the record (decoding if asked) and hands it over. */
+  function deliver(session: TeeSession): void {
+    let record: TeeRecord;
+    try {
+      record = buildRecord(session, config);
+    } catch (error) {
+      buildFailed(session, error);
+      return;
+    }
+    if (!needsDecoding(record, config)) {
+      handOver(session, record);
+      return;
+    }
+    addDecoded(record, config).then(
+      function decoded(): void {
+        handOver(session, record);
       },
-      function buildFailed(error: unknown): void {
-        unwrap();
-        stats.active--;
-        session.response.release();
-        session.requestTap?.release();
-        config.logger.warn('tee could not build a record', error);
+      function decodeFailed(error: unknown): void {
+        buildFailed(session, error);
       },
     );
   }
@@ -122,54 +138,27 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     next: NextFunction,
   ): void {
     const marked = res as Marked;
-    const tees = marked[kTees] ?? new Set<object>();
-    if (tees.has(identity)) {
+    let tees = marked[kTees];
+    if (tees === undefined) {
+      tees = new Set<object>();
+      marked[kTees] = tees;
+    } else if (tees.has(identity)) {
       next();
       return;
     }
     tees.add(identity);
-    marked[kTees] = tees;
     stats.active++;
-    const session = new TeeSession(req, res, config, budget);
+    const session = new TeeSession(req, res, config, budget, tees, identity);
     const locals = ensureLocals(res);
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
-    const unwrapResponse = wrapResponse(res, session);
-    const untapRequest = session.requestTap === undefined ? undefined : tapRequest(req, session);
-    let closed = false;
-    let finished = false;
-    let fallback: NodeJS.Timeout | undefined;
-
-    function unwrap(): void {
-      unwrapResponse();
-      untapRequest?.();
-      tees.delete(identity);
-    }
-    function schedule(): void {
-      if (session.done) return;
-      session.done = true;
-      if (fallback !== undefined) clearTimeout(fallback);
-      res.off('finish', onFinishEvent);
-      res.off('close', onCloseEvent);
-      setImmediate(deliver, session, unwrap);
-    }
-    function onFinishEvent(): void {
-      session.endAt = session.now();
-    }
-    function onCloseEvent(): void {
+    wrapResponse(res, session);
+    if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
+    function teeDone(): void {
       session.closeAt = session.now();
-      closed = true;
-      if (finished) schedule();
+      session.done = true;
+      setImmediate(deliver, session);
     }
-    function onDone(): void {
-      finished = true;
-      if (closed) schedule();
-      // 'close' follows (after a socket error it may take a few ticks); a response that never
-      // emits it still gets its record.
-      else fallback = setTimeout(schedule, CLOSE_GRACE_MS).unref();
-    }
-    res.once('finish', onFinishEvent);
-    res.once('close', onCloseEvent);
-    onResponseDone(res, onDone);
+    onResponseDone(res, teeDone);
     next();
   };
 

@@ -5,81 +5,117 @@ import type { TeeSession } from './session';
 type Method = (...args: unknown[]) => unknown;
 type Patchable = Record<'write' | 'end' | 'writeHead' | 'flushHeaders' | 'destroy', Method>;
 
+/** The methods a tee replaced on one response, and the wrappers it put there. */
+export interface Originals {
+  readonly write: Method;
+  readonly end: Method;
+  readonly writeHead: Method;
+  readonly flushHeaders: Method;
+  readonly destroy: Method;
+  readonly wrappers: Patchable;
+}
+
+// The wrappers are module-level functions bound per response to its session
+// (cheaper to create than five closures, and nothing per-request lives here).
+
+function teeWrite(this: TeeSession, ...args: unknown[]): unknown {
+  const res = this.res;
+  const open = !res.writableEnded && !res.destroyed;
+  const result = Reflect.apply(this.originals!.write, res, args);
+  if (open) this.onBody(args[0], args[1]);
+  return result;
+}
+
+function teeEnd(this: TeeSession, ...args: unknown[]): unknown {
+  const res = this.res;
+  const open = !res.writableEnded && !res.destroyed;
+  const result = Reflect.apply(this.originals!.end, res, args);
+  if (open) {
+    if (typeof args[0] !== 'function') this.onBody(args[0], args[1]);
+    this.onEnd();
+  }
+  return result;
+}
+
+function teeWriteHead(this: TeeSession, ...args: unknown[]): unknown {
+  const result = Reflect.apply(this.originals!.writeHead, this.res, args);
+  const headersArg = typeof args[1] === 'string' ? args[2] : args[1];
+  this.onHeaders(headersArg === undefined ? undefined : writeHeadHeaders(headersArg));
+  return result;
+}
+
+function teeFlushHeaders(this: TeeSession, ...args: unknown[]): unknown {
+  const result = Reflect.apply(this.originals!.flushHeaders, this.res, args);
+  this.onHeaders(undefined);
+  return result;
+}
+
+function teeDestroy(this: TeeSession, ...args: unknown[]): unknown {
+  const res = this.res;
+  if (!res.destroyed && !res.writableFinished && !this.done) {
+    this.destroyedByServer = true;
+    this.destroyError = args[0];
+  }
+  return Reflect.apply(this.originals!.destroy, res, args);
+}
+
+const proto = OutgoingMessage.prototype as unknown as Patchable;
+
 /**
  * Wraps `res.write`, `res.end`, `res.writeHead`, `res.flushHeaders` and
  * `res.destroy` on this instance only. Each wrapper forwards its arguments
  * untouched first (every overload, callbacks included) and returns what the
  * original returned (backpressure and `'drain'` intact); only then does it
- * count and copy. Returns the undo function, which restores a method only
- * if nobody wrapped it again on top of the tee.
+ * count and copy. Sets `session.wire` (whether the tee sits directly on
+ * Node's own write path).
  *
  * @example
- * const unwrap = wrapResponse(res, session);
+ * wrapResponse(res, session);
+ * // later
+ * unwrapResponse(res, session);
  */
-export function wrapResponse(res: ServerResponse, session: TeeSession): () => void {
+export function wrapResponse(res: ServerResponse, session: TeeSession): void {
   const target = res as unknown as Patchable;
-  const write = target.write;
-  const end = target.end;
-  const writeHead = target.writeHead;
-  const flushHeaders = target.flushHeaders;
-  const destroy = target.destroy;
-  const proto = OutgoingMessage.prototype as unknown as Patchable;
-  session.wire = write === proto.write && end === proto.end;
-
-  function teeWrite(...args: unknown[]): unknown {
-    const open = !res.writableEnded && !res.destroyed;
-    const result = Reflect.apply(write, res, args);
-    if (open) session.onBody(args[0], args[1]);
-    return result;
-  }
-
-  function teeEnd(...args: unknown[]): unknown {
-    const open = !res.writableEnded && !res.destroyed;
-    const result = Reflect.apply(end, res, args);
-    if (open && typeof args[0] !== 'function') session.onBody(args[0], args[1]);
-    return result;
-  }
-
-  function teeWriteHead(...args: unknown[]): unknown {
-    const result = Reflect.apply(writeHead, res, args);
-    const headersArg = typeof args[1] === 'string' ? args[2] : args[1];
-    session.onHeaders(headersArg === undefined ? undefined : writeHeadHeaders(headersArg));
-    return result;
-  }
-
-  function teeFlushHeaders(...args: unknown[]): unknown {
-    const result = Reflect.apply(flushHeaders, res, args);
-    session.onHeaders(undefined);
-    return result;
-  }
-
-  function teeDestroy(...args: unknown[]): unknown {
-    if (!res.destroyed && !res.writableFinished && !session.done) {
-      session.destroyedByServer = true;
-      session.destroyError = args[0];
-    }
-    return Reflect.apply(destroy, res, args);
-  }
-
-  const wrappers: [keyof Patchable, Method, Method][] = [
-    ['write', write, teeWrite],
-    ['end', end, teeEnd],
-    ['writeHead', writeHead, teeWriteHead],
-    ['flushHeaders', flushHeaders, teeFlushHeaders],
-    ['destroy', destroy, teeDestroy],
-  ];
-  const own = wrappers.map(function isOwn([name]) {
-    return Object.hasOwn(res, name);
-  });
-  for (const [name, , wrapper] of wrappers) target[name] = wrapper;
-
-  return function unwrapResponse(): void {
-    wrappers.forEach(function restore([name, original, wrapper], i) {
-      if (target[name] !== wrapper) return;
-      if (own[i]) target[name] = original;
-      else delete (target as Partial<Patchable>)[name];
-    });
+  const wrappers: Patchable = {
+    write: teeWrite.bind(session),
+    end: teeEnd.bind(session),
+    writeHead: teeWriteHead.bind(session),
+    flushHeaders: teeFlushHeaders.bind(session),
+    destroy: teeDestroy.bind(session),
   };
+  session.originals = {
+    write: target.write,
+    end: target.end,
+    writeHead: target.writeHead,
+    flushHeaders: target.flushHeaders,
+    destroy: target.destroy,
+    wrappers,
+  };
+  session.wire = target.write === proto.write && target.end === proto.end;
+  target.write = wrappers.write;
+  target.end = wrappers.end;
+  target.writeHead = wrappers.writeHead;
+  target.flushHeaders = wrappers.flushHeaders;
+  target.destroy = wrappers.destroy;
+}
+
+/**
+ * Puts the response's methods back, each unless someone wrapped it again on
+ * top of the tee. A method that came from the prototype is assigned back
+ * rather than deleted: `delete` would turn the response into a slow
+ * dictionary-mode object.
+ *
+ * @example
+ * unwrapResponse(res, session);
+ */
+export function unwrapResponse(res: ServerResponse, originals: Originals): void {
+  const target = res as unknown as Patchable;
+  const { wrappers } = originals;
+  if (target.write === wrappers.write) target.write = originals.write;
+  if (target.end === wrappers.end) target.end = originals.end;
+  if (target.writeHead === wrappers.writeHead) target.writeHead = originals.writeHead;
+  if (target.flushHeaders === wrappers.flushHeaders) target.flushHeaders = originals.flushHeaders;
+  if (target.destroy === wrappers.destroy) target.destroy = originals.destroy;
 }
 
 /**
@@ -90,20 +126,17 @@ export function wrapResponse(res: ServerResponse, session: TeeSession): () => vo
  * Returns the undo function.
  *
  * @example
- * const unwrap = tapRequest(req, session);
+ * const untap = tapRequest(req, session);
  */
 export function tapRequest(req: IncomingMessage, session: TeeSession): () => void {
   const target = req as unknown as { emit: Method };
   const emit = target.emit;
-  const own = Object.hasOwn(req, 'emit');
   function teeEmit(...args: unknown[]): unknown {
     if (args[0] === 'data') session.onRequestData(args[1]);
     return Reflect.apply(emit, req, args);
   }
   target.emit = teeEmit;
   return function untapRequest(): void {
-    if (target.emit !== teeEmit) return;
-    if (own) target.emit = emit;
-    else delete (target as Partial<{ emit: Method }>).emit;
+    if (target.emit === teeEmit) target.emit = emit;
   };
 }
