@@ -27,7 +27,13 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
     : undefined;
   const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
   return {
-    ...capture,
+    body: capture.body,
+    tail: capture.tail,
+    bytes: capture.bytes,
+    capturedBytes: capture.capturedBytes,
+    truncated: capture.truncated,
+    budgetExceeded: capture.budgetExceeded,
+    digest: capture.digest,
     traceId: traceId(req),
     method: req.method ?? 'GET',
     url: req.url ?? '',

@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CHANNELS, publisher, type TeeCaptureMessage } from '../core/instrument';
 import { onResponseDone } from '../core/lifecycle';
@@ -17,6 +18,7 @@ const kTees = Symbol.for('streamguard.tee');
 type Marked = ServerResponse & { [kTees]?: Set<object> };
 
 const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
+const captureChannel = diagnostics.channel(CHANNELS.teeCapture);
 
 /**
  * Counters of one `responseTee()` factory, across its requests.
@@ -111,6 +113,15 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
 
   /** Runs a tick after the response closed: builds the record (decoding if asked) and hands it over. */
   function deliver(session: TeeSession): void {
+    if (config.onFinish === undefined && !captureChannel.hasSubscribers) {
+      // Nobody will read a record: only clean up.
+      session.unwrap();
+      stats.active--;
+      stats.records++;
+      session.response.release();
+      session.requestTap?.release();
+      return;
+    }
     let record: TeeRecord;
     try {
       record = buildRecord(session, config);
