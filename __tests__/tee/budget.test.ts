@@ -92,3 +92,24 @@ describe('responseTee across requests', () => {
     expect(tee.stats()).toMatchObject({ active: 0, inFlightBytes: 0 });
   });
 });
+
+describe('the record', () => {
+  test('lazy headers and traceId are real values and survive JSON.stringify', async () => {
+    const rec = recorder();
+    const app = await mount('http', {
+      use: [responseTee({ onFinish: rec.onFinish })],
+      handler: (_req, res) => {
+        res.setHeader('x-custom', 'v');
+        res.setHeader('set-cookie', 'a=b');
+        res.end('{}');
+      },
+    });
+    await fetchRaw(app.url, { headers: { 'x-request-id': 'json-1' } });
+    const record = await rec.next();
+    const plain = JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+    expect(plain.traceId).toBe('json-1');
+    expect(plain.headers).toMatchObject({ 'x-custom': 'v', 'set-cookie': '[REDACTED]' });
+    expect(plain.status).toBe(200);
+    expect(plain).not.toHaveProperty('source');
+  });
+});

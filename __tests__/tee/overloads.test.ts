@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { ServerResponse } from 'node:http';
+import fc from 'fast-check';
 import { responseTee, type TeeRecord } from '../../src/tee';
 import { mount } from '../helpers/harness';
 import { fetchRaw, fetchSlowly, recorder } from './helpers';
@@ -290,5 +292,69 @@ describe('responseTee write path', () => {
     expect(first.body.toString()).toBe('quick');
     expect(second.body.toString()).toBe('quick');
     release();
+  });
+});
+
+describe('responseTee capture property', () => {
+  const encodings = ['utf8', 'latin1', 'hex', 'base64', 'utf16le', 'ascii'] as const;
+  const chunkArb = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((u) => ({
+      chunk: u as string | Uint8Array,
+      enc: undefined as BufferEncoding | undefined,
+    })),
+    fc
+      .tuple(fc.string({ maxLength: 100, unit: 'binary' }), fc.constantFrom(...encodings))
+      .map(([text, enc]) => ({
+        chunk:
+          enc === 'hex'
+            ? Buffer.from(text).toString('hex')
+            : enc === 'base64'
+              ? Buffer.from(text).toString('base64')
+              : text,
+        enc: enc as BufferEncoding | undefined,
+      })),
+  );
+
+  test('for any writes, head/tail/bytes/digest match what the client received', async () => {
+    let plan: { chunk: string | Uint8Array; enc: BufferEncoding | undefined }[] = [];
+    let rec = recorder();
+    let limits = { maxBytes: 0, tailBytes: 0 };
+    const app = await mount('http', {
+      use: [
+        function dynamicTee(req, res, next) {
+          responseTee({ ...limits, hash: 'sha1', onFinish: rec.onFinish })(req, res, next);
+        },
+      ],
+      handler: (_req, res) => {
+        for (const { chunk, enc } of plan) {
+          if (enc === undefined) res.write(chunk);
+          else res.write(chunk, enc);
+        }
+        res.end();
+      },
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(chunkArb, { maxLength: 12 }),
+        fc.nat(400),
+        fc.nat(100),
+        async (p, maxBytes, tailBytes) => {
+          plan = p;
+          rec = recorder();
+          limits = { maxBytes, tailBytes };
+          const got = await fetchRaw(app.url);
+          const record = await rec.next();
+          const all = got.body;
+          expect(record.bytes).toBe(all.length);
+          expect(record.digest).toBe(createHash('sha1').update(all).digest('hex'));
+          expect(record.body.equals(all.subarray(0, record.body.length))).toBe(true);
+          if (record.truncated) {
+            expect(record.body.length).toBe(maxBytes);
+            expect(record.tail.equals(all.subarray(all.length - record.tail.length))).toBe(true);
+          } else expect(record.body.equals(all)).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

@@ -1,10 +1,10 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sentHeader } from '../core/headers';
 import { traceId } from '../core/trace';
-import { DECODABLE, decodeBounded } from './decode';
-import { flushedHeaders, type HeaderRecord, redactHeaders } from './headers';
+import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
+import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
 import type { TeeConfig } from './options';
-import type { TeeOutcome, TeeRecord, TeeRequestRecord } from './record';
+import type { TeeOutcome, TeeRecord, TeeRequestRecord, TeeTimings } from './record';
 import type { TeeSession } from './session';
 
 /**
@@ -19,46 +19,190 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   const { req, res } = session;
   const capture = session.response.finish();
   const headersSent = res.headersSent;
-  const rawHeaders: HeaderRecord = headersSent
-    ? flushedHeaders(res, session.writeHeadHeaders ?? {})
-    : (Object.create(null) as HeaderRecord);
-  const contentEncoding = headersSent
-    ? headerValue(rawHeaders, res, 'content-encoding')
-    : undefined;
+  const contentEncoding = headersSent ? contentEncodingOf(res, session) : undefined;
   const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
-  return {
-    body: capture.body,
-    tail: capture.tail,
-    bytes: capture.bytes,
-    capturedBytes: capture.capturedBytes,
-    truncated: capture.truncated,
-    budgetExceeded: capture.budgetExceeded,
-    digest: capture.digest,
-    traceId: traceId(req),
-    method: req.method ?? 'GET',
-    url: req.url ?? '',
-    status: res.statusCode,
-    statusMessage: res.statusMessage ?? '',
-    headers: redactHeaders(rawHeaders, config.redact),
-    headersSent,
-    outcome: outcomeOf(session),
-    error: session.destroyError,
-    contentEncoding,
-    bodyEncoding,
-    wire: session.wire,
-    decoded: undefined,
-    timings: {
-      startedAt: session.startedAt,
-      start: 0,
-      headersSent: session.headersAt,
-      firstByte: session.firstByteAt,
-      end: session.endAt,
-      close: session.closeAt,
-    },
-    requestBodyComplete: req.complete,
-    request: requestRecord(session, config),
+  const record = new ResponseRecord(req, res, session.writeHeadHeaders, config.redact);
+  record.body = capture.body;
+  record.tail = capture.tail;
+  record.bytes = capture.bytes;
+  record.capturedBytes = capture.capturedBytes;
+  record.truncated = capture.truncated;
+  record.budgetExceeded = capture.budgetExceeded;
+  record.digest = capture.digest;
+  record.method = req.method ?? 'GET';
+  record.url = req.url ?? '';
+  record.status = res.statusCode;
+  record.statusMessage = res.statusMessage ?? '';
+  record.headersSent = headersSent;
+  record.outcome = outcomeOf(session);
+  record.error = session.destroyError;
+  record.contentEncoding = contentEncoding;
+  record.bodyEncoding = bodyEncoding;
+  record.wire = session.wire;
+  record.timings = {
+    startedAt: session.startedAt,
+    start: 0,
+    headersSent: session.headersAt,
+    firstByte: session.firstByteAt,
+    end: session.endAt,
+    close: session.closeAt,
   };
+  record.requestBodyComplete = req.complete;
+  record.request = requestRecord(session, config);
+  return record;
 }
+
+/**
+ * A {@link TeeRecord} whose `headers` and `traceId` are computed on first
+ * read (parsing the flushed header block and the request headers costs more
+ * than the rest of the record together, and many `onFinish` callbacks never
+ * look). `JSON.stringify` includes them through `toJSON()`.
+ */
+class ResponseRecord implements TeeRecord {
+  body: Buffer = EMPTY;
+  tail: Buffer = EMPTY;
+  bytes = 0;
+  capturedBytes = 0;
+  truncated = false;
+  budgetExceeded = false;
+  digest: string | undefined = undefined;
+  method = '';
+  url = '';
+  status = 0;
+  statusMessage = '';
+  headersSent = false;
+  outcome: TeeOutcome = 'completed';
+  error: unknown = undefined;
+  contentEncoding: string | undefined = undefined;
+  bodyEncoding = 'identity';
+  wire = true;
+  decoded: DecodedBody | undefined = undefined;
+  timings: TeeTimings = EMPTY_TIMINGS;
+  requestBodyComplete = false;
+  request: TeeRequestRecord | undefined = undefined;
+  private resolvedHeaders: HeaderRecord | undefined;
+  private resolvedTraceId: string | undefined;
+  private source:
+    | {
+        req: IncomingMessage;
+        block: unknown;
+        fallback: HeaderRecord;
+        redact: ReadonlySet<string>;
+      }
+    | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    writeHeadHeaders: HeaderRecord | undefined,
+    redact: ReadonlySet<string>,
+  ) {
+    // Headers never flushed are reported empty; a flushed block is kept to be parsed on demand.
+    const sent = res.headersSent;
+    const block = sent ? (res as ServerResponse & { _header?: unknown })._header : undefined;
+    const parseLater = typeof block === 'string' && block.length > 0;
+    const fallback: HeaderRecord =
+      sent && !parseLater
+        ? flushedHeaders(res, writeHeadHeaders ?? {})
+        : (Object.create(null) as HeaderRecord);
+    this.source = { req, block: parseLater ? block : undefined, fallback, redact };
+  }
+
+  get headers(): HeaderRecord {
+    if (this.resolvedHeaders === undefined) {
+      const source = this.source!;
+      const raw =
+        typeof source.block === 'string' && source.block.length > 0
+          ? parseHeaderBlock(source.block)
+          : source.fallback;
+      this.resolvedHeaders = redactHeaders(raw, source.redact);
+      this.release();
+    }
+    return this.resolvedHeaders;
+  }
+
+  set headers(value: HeaderRecord) {
+    this.resolvedHeaders = value;
+  }
+
+  get traceId(): string {
+    if (this.resolvedTraceId === undefined) {
+      this.resolvedTraceId = traceId(this.source!.req);
+      this.release();
+    }
+    return this.resolvedTraceId;
+  }
+
+  set traceId(value: string) {
+    this.resolvedTraceId = value;
+  }
+
+  /** Drops the request and header block once both lazy fields are resolved. */
+  private release(): void {
+    if (this.resolvedHeaders !== undefined && this.resolvedTraceId !== undefined)
+      this.source = undefined;
+  }
+
+  /** The record as plain data, lazy fields included (what `JSON.stringify` uses). */
+  toJSON(): TeeRecord {
+    return {
+      body: this.body,
+      tail: this.tail,
+      bytes: this.bytes,
+      capturedBytes: this.capturedBytes,
+      truncated: this.truncated,
+      budgetExceeded: this.budgetExceeded,
+      digest: this.digest,
+      traceId: this.traceId,
+      method: this.method,
+      url: this.url,
+      status: this.status,
+      statusMessage: this.statusMessage,
+      headers: this.headers,
+      headersSent: this.headersSent,
+      outcome: this.outcome,
+      error: this.error,
+      contentEncoding: this.contentEncoding,
+      bodyEncoding: this.bodyEncoding,
+      wire: this.wire,
+      decoded: this.decoded,
+      timings: this.timings,
+      requestBodyComplete: this.requestBodyComplete,
+      request: this.request,
+    };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_TIMINGS: TeeTimings = {
+  startedAt: 0,
+  start: 0,
+  headersSent: undefined,
+  firstByte: undefined,
+  end: undefined,
+  close: undefined,
+};
+
+/** `Content-Encoding` as sent, without parsing the whole header block. */
+function contentEncodingOf(res: ServerResponse, session: TeeSession): string | undefined {
+  const stored = res.getHeader('content-encoding');
+  let value: string | undefined;
+  if (stored !== undefined) value = Array.isArray(stored) ? stored.join(', ') : String(stored);
+  else {
+    const fromWriteHead = session.writeHeadHeaders?.['content-encoding'];
+    if (fromWriteHead !== undefined)
+      value = Array.isArray(fromWriteHead) ? fromWriteHead.join(', ') : fromWriteHead;
+    else {
+      const block = (res as ServerResponse & { _header?: unknown })._header;
+      if (typeof block === 'string' && CONTENT_ENCODING_LINE.test(block))
+        value = sentHeader(res, 'content-encoding');
+    }
+  }
+  const normalised = value?.trim().toLowerCase();
+  return normalised === '' ? undefined : normalised;
+}
+
+const CONTENT_ENCODING_LINE = /\r\ncontent-encoding:/i;
 
 /**
  * Whether the record's body should get a decoded copy.
@@ -83,12 +227,6 @@ export async function addDecoded(record: TeeRecord, config: TeeConfig): Promise<
     config.decodeBytes,
     record.truncated,
   );
-}
-
-function headerValue(headers: HeaderRecord, res: ServerResponse, name: string): string | undefined {
-  const value = headers[name];
-  if (value === undefined) return sentHeader(res, name)?.toLowerCase();
-  return (Array.isArray(value) ? value.join(', ') : value).trim().toLowerCase() || undefined;
 }
 
 function outcomeOf(session: TeeSession): TeeOutcome {

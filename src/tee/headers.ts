@@ -24,8 +24,13 @@ export function flushedHeaders(res: ServerResponse, fromWriteHead: HeaderRecord)
   return out;
 }
 
-/** Parses `HTTP/1.1 200 OK\r\nName: value\r\n…` into a {@link HeaderRecord}. */
-function parseHeaderBlock(block: string): HeaderRecord {
+/**
+ * Parses a flushed header block (`HTTP/1.1 200 OK\r\nName: value\r\n…`) into a {@link HeaderRecord}.
+ *
+ * @example
+ * parseHeaderBlock('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n'); // { 'x-a': '1' }
+ */
+export function parseHeaderBlock(block: string): HeaderRecord {
   const out: HeaderRecord = Object.create(null) as HeaderRecord;
   const lines = block.split('\r\n');
   for (let i = 1; i < lines.length; i++) {
