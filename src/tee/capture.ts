@@ -28,7 +28,12 @@ export class CaptureBudget {
   }
 }
 
-/** What a finished {@link BoundedCapture} hands over. */
+/**
+ * What a finished {@link BoundedCapture} hands over.
+ *
+ * @example
+ * const { body, tail, truncated }: CaptureResult = capture.finish();
+ */
 export interface CaptureResult {
   /** The first bytes (the whole body when nothing was cut). */
   body: Buffer;

@@ -1,6 +1,11 @@
 import zlib from 'node:zlib';
 
-/** A bounded decoded copy of a compressed capture. */
+/**
+ * A bounded decoded copy of a compressed capture.
+ *
+ * @example
+ * if (record.decoded && !record.decoded.truncated) JSON.parse(record.decoded.body.toString());
+ */
 export interface DecodedBody {
   /** The content coding that was undone (`gzip`, `deflate`, `br`). */
   encoding: string;
@@ -12,7 +17,12 @@ export interface DecodedBody {
   error?: string;
 }
 
-/** The codings {@link decodeBounded} undoes. */
+/**
+ * The codings {@link decodeBounded} undoes.
+ *
+ * @example
+ * DECODABLE.has('br'); // true
+ */
 export const DECODABLE = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
 
 function createDecoder(encoding: string): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress {

@@ -1,9 +1,19 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
-/** Response or request headers as a record: lower-case names, repeated ones as arrays. */
+/**
+ * Response or request headers as a record: lower-case names, repeated ones as arrays.
+ *
+ * @example
+ * const cookies = record.headers['set-cookie']; // string | string[] | undefined
+ */
 export type HeaderRecord = Record<string, string | string[]>;
 
-/** The value a redacted header gets. */
+/**
+ * The value a redacted header gets.
+ *
+ * @example
+ * record.headers.authorization === REDACTED;
+ */
 export const REDACTED = '[REDACTED]';
 
 /**

@@ -4,7 +4,12 @@ import { functionOption, readOptions } from '../core/options';
 import { parseBytes, show } from '../core/units';
 import type { TeeRecord } from './record';
 
-/** The headers redacted by default, in requests and responses. */
+/**
+ * The headers redacted by default, in requests and responses.
+ *
+ * @example
+ * responseTee({ redact: [...DEFAULT_REDACT, 'x-api-key'] });
+ */
 export const DEFAULT_REDACT: readonly string[] = [
   'authorization',
   'cookie',
@@ -52,7 +57,12 @@ export interface ResponseTeeOptions {
   logger?: Logger;
 }
 
-/** The validated, normalised configuration of one factory. */
+/**
+ * The validated, normalised configuration of one factory.
+ *
+ * @example
+ * const config: TeeConfig = readTeeConfig({ maxBytes: '1kb' });
+ */
 export interface TeeConfig {
   readonly onFinish: ((record: TeeRecord) => unknown) | undefined;
   readonly maxBytes: number;

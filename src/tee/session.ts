@@ -8,7 +8,13 @@ import type { TeeConfig } from './options';
 import type { TeeCapture, TeeLocals } from './record';
 import { type Originals, unwrapResponse } from './wrap';
 
-/** One side's tap: a bounded capture plus an optional streaming digest. */
+/**
+ * One side's tap: a bounded capture plus an optional streaming digest.
+ *
+ * @example
+ * const tap = new ByteTap(65536, 0, budget, 'sha256');
+ * tap.tap('hello', 'utf8');
+ */
 export class ByteTap {
   readonly capture: BoundedCapture;
   private readonly hash: Hash | undefined;

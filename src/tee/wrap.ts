@@ -5,7 +5,12 @@ import type { TeeSession } from './session';
 type Method = (...args: unknown[]) => unknown;
 type Patchable = Record<'write' | 'end' | 'writeHead' | 'flushHeaders' | 'destroy', Method>;
 
-/** The methods a tee replaced on one response, and the wrappers it put there. */
+/**
+ * The methods a tee replaced on one response, and the wrappers it put there.
+ *
+ * @example
+ * if (session.originals) unwrapResponse(res, session.originals);
+ */
 export interface Originals {
   readonly write: Method;
   readonly end: Method;
