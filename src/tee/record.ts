@@ -1,7 +1,12 @@
 import type { DecodedBody } from './decode';
 import type { HeaderRecord } from './headers';
 
-/** How a response ended. */
+/**
+ * How a response ended.
+ *
+ * @example
+ * if (record.outcome === 'aborted') metrics.aborted.inc();
+ */
 export type TeeOutcome = 'completed' | 'aborted' | 'errored';
 
 /**
