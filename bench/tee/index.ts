@@ -5,6 +5,7 @@
  * process; prints throughput ratios and RSS growth.
  *
  *   npx tsx bench/tee/index.ts   # BENCH_SECONDS=2 per case, BENCH_ROUNDS=3 (best of, interleaved)
+ *   BENCH_CASES=json BENCH_ROUNDS=5 npx tsx bench/tee/index.ts   # only the 1 KiB case
  *   BENCH_SECONDS=10 BENCH_ROUNDS=5 TEE_STREAM_BYTES=268435456 npx tsx bench/tee/index.ts
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -16,6 +17,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** `json`, `stream` or both (default). */
+const CASES = process.env.BENCH_CASES ?? 'both';
 
 interface Report {
   baseline: number;
@@ -172,10 +175,14 @@ async function main(): Promise<void> {
     `responseTee bench: ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
       `${STREAM_BYTES / MiB} MiB, node ${process.version} (noisy shared machine: compare ratios, not absolutes)`,
   );
-  const json = await rounds(variants, jsonCase, ROUNDS, new Set());
-  print('1 KiB JSON (autocannon, 10 connections)', json, BASELINES);
-  const stream = await rounds(variants, streamCase, ROUNDS, new Set(['proxy-interceptor']));
-  print(`${STREAM_BYTES / MiB} MiB stream (one client, sequential downloads)`, stream, BASELINES);
+  if (CASES !== 'stream') {
+    const json = await rounds(variants, jsonCase, ROUNDS, new Set());
+    print('1 KiB JSON (autocannon, 10 connections)', json, BASELINES);
+  }
+  if (CASES !== 'json') {
+    const stream = await rounds(variants, streamCase, ROUNDS, new Set(['proxy-interceptor']));
+    print(`${STREAM_BYTES / MiB} MiB stream (one client, sequential downloads)`, stream, BASELINES);
+  }
 }
 
 void main();
