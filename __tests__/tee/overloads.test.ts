@@ -201,7 +201,7 @@ describe('responseTee write path', () => {
     const app = await mount('http', {
       use: [tee, tee],
       handler: (_req, res) => {
-        writeWrappers = res.write.name === 'bound teeWrite' ? 1 : 0;
+        writeWrappers = res.write.name === 'teeWrite' ? 1 : 0;
         res.end('once');
       },
     });

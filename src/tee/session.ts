@@ -92,14 +92,14 @@ export class TeeSession implements TeeLocals {
 
   originals: Originals | undefined;
   untapRequest: (() => void) | undefined;
+  private unwrapped = false;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     config: TeeConfig,
     budget: CaptureBudget,
-    private readonly marks: Set<object>,
-    private readonly identity: object,
+    private readonly key: symbol,
   ) {
     this.response = new ByteTap(config.maxBytes, config.tailBytes, budget, config.hash);
     this.requestTap =
@@ -124,12 +124,12 @@ export class TeeSession implements TeeLocals {
     return this.requestTap?.bytes ?? 0;
   }
 
-  /** Removes the wrappers and the double-mount mark (idempotent). */
+  /** Removes the wrappers (idempotent). */
   unwrap(): void {
-    if (this.originals !== undefined) unwrapResponse(this.res, this.originals);
+    if (this.unwrapped) return;
+    this.unwrapped = true;
+    if (this.originals !== undefined) unwrapResponse(this.res, this.originals, this.key);
     this.untapRequest?.();
-    this.untapRequest = undefined;
-    this.marks.delete(this.identity);
   }
 
   /** Milliseconds since the tee saw the request. */

@@ -10,12 +10,8 @@ import { addDecoded, buildRecord, needsDecoding } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
-import { tapRequest, wrapResponse } from './wrap';
+import { createWrappers, tapRequest, wrapResponse } from './wrap';
 import './locals';
-
-/** Marks a response with the factories already teeing it (so mounting one twice is harmless). */
-const kTees = Symbol.for('streamguard.tee');
-type Marked = ServerResponse & { [kTees]?: Set<object> };
 
 const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
 const captureChannel = diagnostics.channel(CHANNELS.teeCapture);
@@ -72,7 +68,8 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
   const config = readTeeConfig(options);
   const budget = new CaptureBudget(config.maxInFlightBytes);
   const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0 };
-  const identity = {};
+  const key = Symbol('streamguard.tee.session');
+  const wrappers = createWrappers(key);
   const logger: Logger = {
     warn(message: string, error?: unknown): void {
       stats.onFinishErrors++;
@@ -148,21 +145,16 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     res: ServerResponse,
     next: NextFunction,
   ): void {
-    const marked = res as Marked;
-    let tees = marked[kTees];
-    if (tees === undefined) {
-      tees = new Set<object>();
-      marked[kTees] = tees;
-    } else if (tees.has(identity)) {
+    if ((res as ServerResponse & Record<symbol, unknown>)[key] !== undefined) {
+      // This factory already tees this response (mounted twice): one record is enough.
       next();
       return;
     }
-    tees.add(identity);
     stats.active++;
-    const session = new TeeSession(req, res, config, budget, tees, identity);
+    const session = new TeeSession(req, res, config, budget, key);
     const locals = ensureLocals(res);
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
-    wrapResponse(res, session);
+    wrapResponse(res, session, wrappers, key);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
     function teeDone(): void {
       session.closeAt = session.now();

@@ -1,9 +1,15 @@
-import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
+import { type IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
 import { writeHeadHeaders } from './headers';
 import type { TeeSession } from './session';
 
 type Method = (...args: unknown[]) => unknown;
-type Patchable = Record<'write' | 'end' | 'writeHead' | 'flushHeaders' | 'destroy', Method>;
+/**
+ * The response methods a tee wraps.
+ *
+ * @example
+ * const wrappers: Patchable = createWrappers(Symbol('tee'));
+ */
+export type Patchable = Record<'write' | 'end' | 'writeHead' | 'flushHeaders' | 'destroy', Method>;
 
 /**
  * The methods a tee replaced on one response, and the wrappers it put there.
@@ -20,51 +26,78 @@ export interface Originals {
   readonly wrappers: Patchable;
 }
 
-// The wrappers are module-level functions bound per response to its session
-// (cheaper to create than five closures, and nothing per-request lives here).
-
-function teeWrite(this: TeeSession, ...args: unknown[]): unknown {
-  const res = this.res;
-  const open = !res.writableEnded && !res.destroyed;
-  const result = Reflect.apply(this.originals!.write, res, args);
-  if (open) this.onBody(args[0], args[1]);
-  return result;
-}
-
-function teeEnd(this: TeeSession, ...args: unknown[]): unknown {
-  const res = this.res;
-  const open = !res.writableEnded && !res.destroyed;
-  const result = Reflect.apply(this.originals!.end, res, args);
-  if (open) {
-    if (typeof args[0] !== 'function') this.onBody(args[0], args[1]);
-    this.onEnd();
-  }
-  return result;
-}
-
-function teeWriteHead(this: TeeSession, ...args: unknown[]): unknown {
-  const result = Reflect.apply(this.originals!.writeHead, this.res, args);
-  const headersArg = typeof args[1] === 'string' ? args[2] : args[1];
-  this.onHeaders(headersArg === undefined ? undefined : writeHeadHeaders(headersArg));
-  return result;
-}
-
-function teeFlushHeaders(this: TeeSession, ...args: unknown[]): unknown {
-  const result = Reflect.apply(this.originals!.flushHeaders, this.res, args);
-  this.onHeaders(undefined);
-  return result;
-}
-
-function teeDestroy(this: TeeSession, ...args: unknown[]): unknown {
-  const res = this.res;
-  if (!res.destroyed && !res.writableFinished && !this.done) {
-    this.destroyedByServer = true;
-    this.destroyError = args[0];
-  }
-  return Reflect.apply(this.originals!.destroy, res, args);
-}
+type Tagged = ServerResponse & Record<symbol, TeeSession | undefined>;
 
 const proto = OutgoingMessage.prototype as unknown as Patchable;
+
+/**
+ * The five wrappers of one `responseTee()` factory. They are created once per
+ * factory, not per response: each finds its response's session under the
+ * factory's `key`, so wrapping a response allocates nothing but the session.
+ *
+ * @example
+ * const wrappers = createWrappers(Symbol('tee'));
+ */
+export function createWrappers(key: symbol): Patchable {
+  function sessionOf(self: unknown): TeeSession | undefined {
+    return typeof self === 'object' && self !== null ? (self as Tagged)[key] : undefined;
+  }
+  function teeWrite(this: unknown, ...args: unknown[]): unknown {
+    const session = sessionOf(this);
+    if (session === undefined) return Reflect.apply(proto.write, this, args);
+    const res = session.res;
+    const open = !res.writableEnded && !res.destroyed;
+    const result = Reflect.apply(session.originals!.write, res, args);
+    if (open) session.onBody(args[0], args[1]);
+    return result;
+  }
+  function teeEnd(this: unknown, ...args: unknown[]): unknown {
+    const session = sessionOf(this);
+    if (session === undefined) return Reflect.apply(proto.end, this, args);
+    const res = session.res;
+    const open = !res.writableEnded && !res.destroyed;
+    const result = Reflect.apply(session.originals!.end, res, args);
+    if (open) {
+      if (typeof args[0] !== 'function') session.onBody(args[0], args[1]);
+      session.onEnd();
+    }
+    return result;
+  }
+  function teeWriteHead(this: unknown, ...args: unknown[]): unknown {
+    const session = sessionOf(this);
+    if (session === undefined) return Reflect.apply(SERVER_WRITE_HEAD, this, args);
+    const result = Reflect.apply(session.originals!.writeHead, session.res, args);
+    const headersArg = typeof args[1] === 'string' ? args[2] : args[1];
+    session.onHeaders(headersArg === undefined ? undefined : writeHeadHeaders(headersArg));
+    return result;
+  }
+  function teeFlushHeaders(this: unknown, ...args: unknown[]): unknown {
+    const session = sessionOf(this);
+    if (session === undefined) return Reflect.apply(proto.flushHeaders, this, args);
+    const result = Reflect.apply(session.originals!.flushHeaders, session.res, args);
+    session.onHeaders(undefined);
+    return result;
+  }
+  function teeDestroy(this: unknown, ...args: unknown[]): unknown {
+    const session = sessionOf(this);
+    if (session === undefined) return Reflect.apply(proto.destroy, this, args);
+    const res = session.res;
+    if (!res.destroyed && !res.writableFinished && !session.done) {
+      session.destroyedByServer = true;
+      session.destroyError = args[0];
+    }
+    return Reflect.apply(session.originals!.destroy, res, args);
+  }
+  return {
+    write: teeWrite,
+    end: teeEnd,
+    writeHead: teeWriteHead,
+    flushHeaders: teeFlushHeaders,
+    destroy: teeDestroy,
+  };
+}
+
+const SERVER_WRITE_HEAD = ServerResponse.prototype.writeHead as unknown as Method;
 
 /**
  * Wraps `res.write`, `res.end`, `res.writeHead`, `res.flushHeaders` and
@@ -75,19 +108,17 @@ const proto = OutgoingMessage.prototype as unknown as Patchable;
  * Node's own write path).
  *
  * @example
- * wrapResponse(res, session);
+ * wrapResponse(res, session, wrappers, key);
  * // later
- * unwrapResponse(res, session);
+ * unwrapResponse(res, originals, key);
  */
-export function wrapResponse(res: ServerResponse, session: TeeSession): void {
+export function wrapResponse(
+  res: ServerResponse,
+  session: TeeSession,
+  wrappers: Patchable,
+  key: symbol,
+): void {
   const target = res as unknown as Patchable;
-  const wrappers: Patchable = {
-    write: teeWrite.bind(session),
-    end: teeEnd.bind(session),
-    writeHead: teeWriteHead.bind(session),
-    flushHeaders: teeFlushHeaders.bind(session),
-    destroy: teeDestroy.bind(session),
-  };
   session.originals = {
     write: target.write,
     end: target.end,
@@ -97,6 +128,7 @@ export function wrapResponse(res: ServerResponse, session: TeeSession): void {
     wrappers,
   };
   session.wire = target.write === proto.write && target.end === proto.end;
+  (res as Tagged)[key] = session;
   target.write = wrappers.write;
   target.end = wrappers.end;
   target.writeHead = wrappers.writeHead;
@@ -111,16 +143,24 @@ export function wrapResponse(res: ServerResponse, session: TeeSession): void {
  * dictionary-mode object.
  *
  * @example
- * unwrapResponse(res, session);
+ * unwrapResponse(res, originals, key);
  */
-export function unwrapResponse(res: ServerResponse, originals: Originals): void {
+export function unwrapResponse(res: ServerResponse, originals: Originals, key: symbol): void {
   const target = res as unknown as Patchable;
   const { wrappers } = originals;
+  let all = true;
   if (target.write === wrappers.write) target.write = originals.write;
+  else all = false;
   if (target.end === wrappers.end) target.end = originals.end;
+  else all = false;
   if (target.writeHead === wrappers.writeHead) target.writeHead = originals.writeHead;
+  else all = false;
   if (target.flushHeaders === wrappers.flushHeaders) target.flushHeaders = originals.flushHeaders;
+  else all = false;
   if (target.destroy === wrappers.destroy) target.destroy = originals.destroy;
+  else all = false;
+  // A wrapper someone put on top still calls ours, which needs the session to reach the originals.
+  if (all) (res as Tagged)[key] = undefined;
 }
 
 /**
