@@ -156,6 +156,8 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
     wrapResponse(res, session, wrappers, key);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
+    // on-finished calls back inside the response's 'finish' (or the socket's 'close'); the
+    // record is built on a later turn of the event loop, off the response's path.
     function teeDone(): void {
       session.closeAt = session.now();
       session.done = true;
