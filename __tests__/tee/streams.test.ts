@@ -212,6 +212,24 @@ describe('responseTee with streams', () => {
       await new Promise((r) => upstream.close(r));
     });
 
+    test('a client aborting a proxied download: aborted, bytes so far, no leak', async () => {
+      const body = randomBytes(32 * 1024 * 1024);
+      bodies.set('/abort', body);
+      const rec = recorder();
+      const tee = responseTee({ onFinish: rec.onFinish, hash: 'sha256' });
+      const app = await mount('express4', {
+        use: [tee, createProxyMiddleware({ target: upstreamUrl }) as unknown as RequestHandler],
+      });
+      const received = await fetchAndAbort(`${app.url}/abort`, 2 * 1024 * 1024);
+      const record = await rec.next();
+      expect(record.outcome).toBe('aborted');
+      expect(record.bytes).toBeGreaterThanOrEqual(received);
+      expect(record.bytes).toBeLessThan(body.length);
+      expect(record.body.equals(body.subarray(0, 64 * 1024))).toBe(true);
+      expect(tee.stats()).toMatchObject({ active: 0, inFlightBytes: 0 });
+      bodies.delete('/abort');
+    });
+
     test.each([0, 1, 65535, 65536, 65537, 3 * 1024 * 1024 + 7, 50 * 1024 * 1024])(
       'a %d-byte random body: digest equals the upstream SHA-256 with a slow client',
       async (size) => {
