@@ -17,3 +17,4 @@ export * from './metrics/index';
 export * from './rate-limit/index';
 export * from './shutdown/index';
 export * from './sse/index';
+export * from './tee/index';

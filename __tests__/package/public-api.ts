@@ -26,6 +26,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'serializeNdjson',
     'sse',
   ],
+  'streamguard/tee': ['DEFAULT_REDACT', 'responseTee'],
 };
 
 /** Names only the root exports. */

@@ -5,9 +5,10 @@ import { errorsDemo } from './errors';
 import { rateLimitDemo } from './rate-limit';
 import type { DemoSection } from './section';
 import { sseDemo } from './sse';
+import { teeDemo } from './tee';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo, rateLimitDemo, sseDemo, channelDemo];
+const sections: DemoSection[] = [errorsDemo, rateLimitDemo, teeDemo, sseDemo, channelDemo];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

@@ -19,6 +19,8 @@ export const CHANNELS = {
   // rereadableBody (src/body)
 
   // responseTee (src/tee)
+  /** A teed response closed and its record was built: {@link TeeCaptureMessage}. */
+  teeCapture: 'streamguard:tee:capture',
 
   // sse, ndjson, channels (src/sse)
   /** An event stream opened: {@link SseOpenMessage}. */
@@ -59,6 +61,19 @@ export interface ShutdownMessage {
 // rereadableBody (src/body)
 
 // responseTee (src/tee)
+
+/** Published on `streamguard:tee:capture` when a teed response's record is handed over. */
+export interface TeeCaptureMessage {
+  status: number;
+  outcome: 'completed' | 'aborted' | 'errored';
+  /** Body bytes sent. */
+  bytes: number;
+  /** Body bytes captured. */
+  capturedBytes: number;
+  truncated: boolean;
+  /** Milliseconds from the tee seeing the request to the response closing. */
+  durationMs: number;
+}
 
 // sse, ndjson, channels (src/sse)
 

@@ -1,0 +1,101 @@
+import fc from 'fast-check';
+import { responseTee } from '../../src/tee';
+import { BoundedCapture, CaptureBudget } from '../../src/tee/capture';
+
+describe('BoundedCapture', () => {
+  test('head and tail are always an exact prefix and suffix of the stream', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }),
+        fc.nat(64),
+        fc.nat(64),
+        (chunks, maxBytes, tailBytes) => {
+          const budget = new CaptureBudget(1 << 20);
+          const capture = new BoundedCapture(maxBytes, tailBytes, budget);
+          for (const c of chunks) capture.add(Buffer.from(c));
+          const all = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+          const r = capture.finish();
+          expect(r.totalBytes).toBe(all.length);
+          expect(budget.inFlight).toBe(r.capturedBytes);
+          if (!r.truncated) {
+            expect(r.body.equals(all)).toBe(true);
+            expect(r.tail.length).toBe(0);
+          } else {
+            expect(r.body.equals(all.subarray(0, r.body.length))).toBe(true);
+            expect(r.body.length).toBe(Math.min(maxBytes, all.length));
+            expect(r.tail.equals(all.subarray(all.length - r.tail.length))).toBe(true);
+            expect(r.tail.length).toBe(Math.min(tailBytes, all.length - r.body.length));
+          }
+          capture.release();
+          expect(budget.inFlight).toBe(0);
+        },
+      ),
+    );
+  });
+
+  test('the shared budget caps bytes in flight across captures, flags them, never throws', () => {
+    const budget = new CaptureBudget(100);
+    const a = new BoundedCapture(80, 0, budget);
+    const b = new BoundedCapture(80, 0, budget);
+    a.add(Buffer.alloc(90, 1));
+    b.add(Buffer.alloc(90, 2));
+    expect(budget.inFlight).toBe(100);
+    const ra = a.finish();
+    const rb = b.finish();
+    expect(ra).toMatchObject({ capturedBytes: 80, truncated: true, budgetExceeded: false });
+    expect(rb).toMatchObject({ capturedBytes: 20, truncated: true, budgetExceeded: true });
+    // The head stays a contiguous prefix: no bytes after a cut.
+    expect(rb.body.equals(Buffer.alloc(20, 2))).toBe(true);
+    a.release();
+    a.release();
+    b.release();
+    expect(budget.inFlight).toBe(0);
+  });
+
+  test('a tail that cannot be paid for is dropped whole, not left with a gap', () => {
+    const budget = new CaptureBudget(12);
+    const c = new BoundedCapture(4, 10, budget);
+    c.add(Buffer.from('abcdefgh'));
+    const other = new BoundedCapture(100, 0, budget);
+    other.add(Buffer.alloc(4));
+    c.add(Buffer.from('ijklmnopqrst'));
+    const r = c.finish();
+    expect(r.body.toString()).toBe('abcd');
+    expect(r.tail.length).toBe(0);
+    expect(r.budgetExceeded).toBe(true);
+    c.release();
+    other.release();
+    expect(budget.inFlight).toBe(0);
+  });
+});
+
+describe('responseTee options', () => {
+  test.each([
+    [{ maxBytes: -1 }, /option maxBytes/],
+    [{ maxBytes: 'lots' }, /option maxBytes/],
+    [{ tailBytes: 1.5 }, /option tailBytes/],
+    [{ maxInFlightBytes: {} }, /option maxInFlightBytes/],
+    [{ onFinish: 'log' }, /option onFinish/],
+    [{ redact: 'cookie' }, /option redact/],
+    [{ hash: 'sha257' }, /option hash/],
+    [{ decode: 'yes' }, /option decode/],
+    [{ request: 'yes' }, /option request/],
+    [{ request: { maxByte: 1 } }, /unknown option maxByte/],
+    [{ logger: {} }, /option logger/],
+    [{ maxByte: 1 }, /unknown option maxByte/],
+  ])('%j throws a TypeError naming the option', (options, message) => {
+    expect(() => responseTee(options as never)).toThrow(TypeError);
+    expect(() => responseTee(options as never)).toThrow(message);
+  });
+
+  test('the caller object is not mutated and units are accepted', () => {
+    const options = Object.freeze({
+      maxBytes: '1kb',
+      tailBytes: 16,
+      decode: '2kb',
+      hash: 'SHA256',
+    });
+    expect(() => responseTee(options)).not.toThrow();
+    expect(options).toEqual({ maxBytes: '1kb', tailBytes: 16, decode: '2kb', hash: 'SHA256' });
+  });
+});

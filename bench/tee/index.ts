@@ -1,0 +1,188 @@
+/**
+ * responseTee benchmark: a 1 KiB JSON response and a 256 MiB stream, with and
+ * without the tee, and through http-proxy-middleware (plain, with the tee, and
+ * with its buffering `responseInterceptor`). Each server runs in its own child
+ * process; prints throughput ratios and RSS growth.
+ *
+ *   npx tsx bench/tee/index.ts   # BENCH_SECONDS=2 per case, BENCH_ROUNDS=3 (best of, interleaved)
+ *   BENCH_CASES=json BENCH_ROUNDS=5 npx tsx bench/tee/index.ts   # only the 1 KiB case
+ *   BENCH_SECONDS=10 BENCH_ROUNDS=5 TEE_STREAM_BYTES=268435456 npx tsx bench/tee/index.ts
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
+const MiB = 1024 * 1024;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** `json`, `stream` or both (default). */
+const CASES = process.env.BENCH_CASES ?? 'both';
+
+interface Report {
+  baseline: number;
+  peak: number;
+  maxRSS: number;
+  records: number;
+}
+
+interface Result {
+  variant: string;
+  throughput: number;
+  unit: string;
+  rssGrowth: number;
+  records: number;
+}
+
+function start(variant: string, payload: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(__dirname, 'server.ts'), [variant, payload], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, TEE_STREAM_BYTES: String(STREAM_BYTES) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<Report> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => {
+      child.send('exit');
+      resolve(m as Report);
+    });
+    child.send('report');
+  });
+}
+
+/** Downloads `/`; gives up after `limitMs` (responseInterceptor's O(n²) buffering can take minutes). */
+function download(port: number, limitMs: number): Promise<{ bytes: number; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const agent = new http.Agent({ keepAlive: false });
+    let n = 0;
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ bytes: n, complete: true });
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', (err) => {
+      if (!timedOut) reject(err);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy();
+      resolve({ bytes: n, complete: false });
+    }, limitMs);
+  });
+}
+
+async function streamCase(variant: string): Promise<Result> {
+  const { child, port } = await start(variant, 'stream');
+  const limitMs = Math.max(30_000, SECONDS * 10_000);
+  const warm = await download(port, limitMs); // warm-up
+  const t0 = performance.now();
+  let bytes = 0;
+  let complete = warm.complete;
+  while (complete && performance.now() - t0 < SECONDS * 1000) {
+    const got = await download(port, limitMs);
+    complete = got.complete;
+    if (complete) bytes += got.bytes;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const report = await stop(child);
+  return {
+    variant,
+    throughput: complete ? bytes / MiB / seconds : 0,
+    unit: complete ? 'MiB/s' : `MiB/s (did not finish one download in ${limitMs / 1000}s)`,
+    rssGrowth: report.peak - report.baseline,
+    records: report.records,
+  };
+}
+
+async function jsonCase(variant: string): Promise<Result> {
+  const { child, port } = await start(variant, 'json');
+  await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, duration: 1 });
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/`,
+    connections: 10,
+    pipelining: 1,
+    duration: SECONDS,
+  });
+  const report = await stop(child);
+  return {
+    variant,
+    throughput: result.requests.average,
+    unit: 'req/s',
+    rssGrowth: report.peak - report.baseline,
+    records: report.records,
+  };
+}
+
+function print(title: string, results: Result[], baselines: Record<string, string>): void {
+  console.log(`\n${title}`);
+  const by = new Map(results.map((r) => [r.variant, r]));
+  for (const r of results) {
+    const base = by.get(baselines[r.variant] ?? r.variant)!;
+    const ratio = (r.throughput / base.throughput).toFixed(3);
+    console.log(
+      `  ${r.variant.padEnd(18)} ${r.throughput.toFixed(0).padStart(8)} ${r.unit}  ` +
+        `${ratio}x of ${base.variant.padEnd(6)}  RSS growth ${(r.rssGrowth / MiB).toFixed(1)} MiB` +
+        `  records ${r.records}`,
+    );
+  }
+}
+
+const BASELINES: Record<string, string> = {
+  none: 'none',
+  tee: 'none',
+  'tee-sha256': 'none',
+  proxy: 'proxy',
+  'proxy-tee': 'proxy',
+  'proxy-interceptor': 'proxy',
+};
+
+/** Best of `rounds` interleaved runs per variant: the least disturbed by a noisy machine. */
+async function rounds(
+  variants: string[],
+  run: (variant: string) => Promise<Result>,
+  count: number,
+  once: ReadonlySet<string>,
+): Promise<Result[]> {
+  const best = new Map<string, Result>();
+  for (let round = 0; round < count; round++) {
+    for (const v of variants) {
+      if (round > 0 && once.has(v)) continue;
+      const r = await run(v);
+      const prev = best.get(v);
+      if (prev === undefined || r.throughput > prev.throughput) best.set(v, r);
+      else prev.rssGrowth = Math.max(prev.rssGrowth, r.rssGrowth);
+    }
+  }
+  return variants.map((v) => best.get(v)!);
+}
+
+async function main(): Promise<void> {
+  const variants = Object.keys(BASELINES);
+  console.log(
+    `responseTee bench: ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
+      `${STREAM_BYTES / MiB} MiB, node ${process.version} (noisy shared machine: compare ratios, not absolutes)`,
+  );
+  if (CASES !== 'stream') {
+    const json = await rounds(variants, jsonCase, ROUNDS, new Set());
+    print('1 KiB JSON (autocannon, 10 connections)', json, BASELINES);
+  }
+  if (CASES !== 'json') {
+    const stream = await rounds(variants, streamCase, ROUNDS, new Set(['proxy-interceptor']));
+    print(`${STREAM_BYTES / MiB} MiB stream (one client, sequential downloads)`, stream, BASELINES);
+  }
+}
+
+void main();

@@ -1,0 +1,98 @@
+/**
+ * One benchmark server, run in a child process so its RSS is its own:
+ * `server.ts <variant> <payload>`. Reports its port, then on request its
+ * baseline and peak RSS, over IPC.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { createProxyMiddleware, responseInterceptor } from 'http-proxy-middleware';
+import { responseTee } from '../../src/tee';
+
+type Variant = 'none' | 'tee' | 'tee-sha256' | 'proxy' | 'proxy-tee' | 'proxy-interceptor';
+type Payload = 'json' | 'stream';
+
+const variant = process.argv[2] as Variant;
+const payload = process.argv[3] as Payload;
+const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
+const JSON_BODY = {
+  items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item-${i}-xxxxxxxxxxxxxxxx` })),
+};
+const piece = Buffer.alloc(64 * 1024, 120);
+let records = 0;
+
+function countRecord(): void {
+  records++;
+}
+
+function origin(_req: IncomingMessage, res: ServerResponse): void {
+  if (payload === 'json') {
+    const body = JSON.stringify(JSON_BODY);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
+    return;
+  }
+  res.setHeader('content-type', 'application/octet-stream');
+  res.setHeader('content-length', STREAM_BYTES);
+  let left = STREAM_BYTES;
+  function pump(): void {
+    while (left > 0) {
+      const n = Math.min(piece.length, left);
+      left -= n;
+      const ok = res.write(n === piece.length ? piece : piece.subarray(0, n));
+      if (!ok && left > 0) return void res.once('drain', pump);
+    }
+    res.end();
+  }
+  pump();
+}
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+async function main(): Promise<void> {
+  const app = express();
+  if (variant === 'tee') app.use(responseTee({ onFinish: countRecord }));
+  if (variant === 'tee-sha256') app.use(responseTee({ onFinish: countRecord, hash: 'sha256' }));
+  if (variant.startsWith('proxy')) {
+    const upstreamPort = await listen(http.createServer(origin));
+    const target = `http://127.0.0.1:${upstreamPort}`;
+    if (variant === 'proxy-tee') app.use(responseTee({ onFinish: countRecord }));
+    if (variant === 'proxy-interceptor') {
+      app.use(
+        createProxyMiddleware({
+          target,
+          selfHandleResponse: true,
+          on: {
+            proxyRes: responseInterceptor(async function keep(buffer) {
+              countRecord();
+              return buffer;
+            }),
+          },
+        }),
+      );
+    } else app.use(createProxyMiddleware({ target }));
+  } else app.use(origin);
+  const port = await listen(http.createServer(app));
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(function sample() {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
+  process.on('message', function report(message) {
+    if (message === 'report') {
+      peak = Math.max(peak, process.memoryUsage().rss);
+      process.send?.({ baseline, peak, maxRSS: process.resourceUsage().maxRSS * 1024, records });
+    }
+    if (message === 'exit') {
+      clearInterval(sampler);
+      process.exit(0);
+    }
+  });
+  process.send?.({ port });
+}
+
+void main();

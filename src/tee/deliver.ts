@@ -1,0 +1,271 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sentHeader } from '../core/headers';
+import { traceId } from '../core/trace';
+import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
+import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
+import type { TeeConfig } from './options';
+import type { TeeOutcome, TeeRecord, TeeRequestRecord, TeeTimings } from './record';
+import type { TeeSession } from './session';
+
+/**
+ * Builds the record of a closed response (without the decoded copy: see
+ * {@link addDecoded}). The captures stay charged to the budget until the
+ * caller releases them.
+ *
+ * @example
+ * const record = buildRecord(session, config);
+ */
+export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
+  const { req, res } = session;
+  const capture = session.response.finish();
+  const headersSent = res.headersSent;
+  const contentEncoding = headersSent ? contentEncodingOf(res, session) : undefined;
+  const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
+  const record = new ResponseRecord(req, res, session.writeHeadHeaders, config.redact);
+  record.body = capture.body;
+  record.tail = capture.tail;
+  record.bytes = capture.bytes;
+  record.capturedBytes = capture.capturedBytes;
+  record.truncated = capture.truncated;
+  record.budgetExceeded = capture.budgetExceeded;
+  record.digest = capture.digest;
+  record.method = req.method ?? 'GET';
+  record.url = req.url ?? '';
+  record.status = res.statusCode;
+  record.statusMessage = res.statusMessage ?? '';
+  record.headersSent = headersSent;
+  record.outcome = outcomeOf(session);
+  record.error = session.destroyError;
+  record.contentEncoding = contentEncoding;
+  record.bodyEncoding = bodyEncoding;
+  record.wire = session.wire;
+  record.timings = {
+    startedAt: session.startedAt,
+    start: 0,
+    headersSent: session.headersAt,
+    firstByte: session.firstByteAt,
+    end: session.endAt,
+    close: session.closeAt,
+  };
+  record.requestBodyComplete = req.complete;
+  record.request = requestRecord(session, config);
+  return record;
+}
+
+/**
+ * A {@link TeeRecord} whose `headers` and `traceId` are computed on first
+ * read (parsing the flushed header block and the request headers costs more
+ * than the rest of the record together, and many `onFinish` callbacks never
+ * look). `JSON.stringify` includes them through `toJSON()`.
+ */
+class ResponseRecord implements TeeRecord {
+  body: Buffer = EMPTY;
+  tail: Buffer = EMPTY;
+  bytes = 0;
+  capturedBytes = 0;
+  truncated = false;
+  budgetExceeded = false;
+  digest: string | undefined = undefined;
+  method = '';
+  url = '';
+  status = 0;
+  statusMessage = '';
+  headersSent = false;
+  outcome: TeeOutcome = 'completed';
+  error: unknown = undefined;
+  contentEncoding: string | undefined = undefined;
+  bodyEncoding = 'identity';
+  wire = true;
+  decoded: DecodedBody | undefined = undefined;
+  timings: TeeTimings = EMPTY_TIMINGS;
+  requestBodyComplete = false;
+  request: TeeRequestRecord | undefined = undefined;
+  private resolvedHeaders: HeaderRecord | undefined;
+  private resolvedTraceId: string | undefined;
+  private source:
+    | {
+        req: IncomingMessage;
+        block: unknown;
+        fallback: HeaderRecord;
+        redact: ReadonlySet<string>;
+      }
+    | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    writeHeadHeaders: HeaderRecord | undefined,
+    redact: ReadonlySet<string>,
+  ) {
+    // Headers never flushed are reported empty; a flushed block is kept to be parsed on demand.
+    const sent = res.headersSent;
+    const block = sent ? (res as ServerResponse & { _header?: unknown })._header : undefined;
+    const parseLater = typeof block === 'string' && block.length > 0;
+    const fallback: HeaderRecord =
+      sent && !parseLater
+        ? flushedHeaders(res, writeHeadHeaders ?? {})
+        : (Object.create(null) as HeaderRecord);
+    this.source = { req, block: parseLater ? block : undefined, fallback, redact };
+  }
+
+  get headers(): HeaderRecord {
+    if (this.resolvedHeaders === undefined) {
+      const source = this.source!;
+      const raw =
+        typeof source.block === 'string' && source.block.length > 0
+          ? parseHeaderBlock(source.block)
+          : source.fallback;
+      this.resolvedHeaders = redactHeaders(raw, source.redact);
+      this.release();
+    }
+    return this.resolvedHeaders;
+  }
+
+  set headers(value: HeaderRecord) {
+    this.resolvedHeaders = value;
+  }
+
+  get traceId(): string {
+    if (this.resolvedTraceId === undefined) {
+      this.resolvedTraceId = traceId(this.source!.req);
+      this.release();
+    }
+    return this.resolvedTraceId;
+  }
+
+  set traceId(value: string) {
+    this.resolvedTraceId = value;
+  }
+
+  /** Drops the request and header block once both lazy fields are resolved. */
+  private release(): void {
+    if (this.resolvedHeaders !== undefined && this.resolvedTraceId !== undefined)
+      this.source = undefined;
+  }
+
+  /** The record as plain data, lazy fields included (what `JSON.stringify` uses). */
+  toJSON(): TeeRecord {
+    return {
+      body: this.body,
+      tail: this.tail,
+      bytes: this.bytes,
+      capturedBytes: this.capturedBytes,
+      truncated: this.truncated,
+      budgetExceeded: this.budgetExceeded,
+      digest: this.digest,
+      traceId: this.traceId,
+      method: this.method,
+      url: this.url,
+      status: this.status,
+      statusMessage: this.statusMessage,
+      headers: this.headers,
+      headersSent: this.headersSent,
+      outcome: this.outcome,
+      error: this.error,
+      contentEncoding: this.contentEncoding,
+      bodyEncoding: this.bodyEncoding,
+      wire: this.wire,
+      decoded: this.decoded,
+      timings: this.timings,
+      requestBodyComplete: this.requestBodyComplete,
+      request: this.request,
+    };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_TIMINGS: TeeTimings = {
+  startedAt: 0,
+  start: 0,
+  headersSent: undefined,
+  firstByte: undefined,
+  end: undefined,
+  close: undefined,
+};
+
+/** `Content-Encoding` as sent, without parsing the whole header block. */
+function contentEncodingOf(res: ServerResponse, session: TeeSession): string | undefined {
+  const stored = res.getHeader('content-encoding');
+  let value: string | undefined;
+  if (stored !== undefined) value = Array.isArray(stored) ? stored.join(', ') : String(stored);
+  else {
+    const fromWriteHead = session.writeHeadHeaders?.['content-encoding'];
+    if (fromWriteHead !== undefined)
+      value = Array.isArray(fromWriteHead) ? fromWriteHead.join(', ') : fromWriteHead;
+    else {
+      const block = (res as ServerResponse & { _header?: unknown })._header;
+      if (typeof block === 'string' && CONTENT_ENCODING_LINE.test(block))
+        value = sentHeader(res, 'content-encoding');
+    }
+  }
+  const normalised = value?.trim().toLowerCase();
+  return normalised === '' ? undefined : normalised;
+}
+
+const CONTENT_ENCODING_LINE = /\r\ncontent-encoding:/i;
+
+/**
+ * Whether the record's body should get a decoded copy.
+ *
+ * @example
+ * if (needsDecoding(record, config)) await addDecoded(record, config);
+ */
+export function needsDecoding(record: TeeRecord, config: TeeConfig): boolean {
+  return config.decodeBytes > 0 && DECODABLE.has(record.bodyEncoding) && record.body.length > 0;
+}
+
+/**
+ * Adds the bounded decoded copy (zlib's thread pool, off the hot path).
+ *
+ * @example
+ * await addDecoded(record, config);
+ */
+export async function addDecoded(record: TeeRecord, config: TeeConfig): Promise<void> {
+  record.decoded = await decodeBounded(
+    record.body,
+    record.bodyEncoding,
+    config.decodeBytes,
+    record.truncated,
+  );
+}
+
+function outcomeOf(session: TeeSession): TeeOutcome {
+  if (session.destroyedByServer) return 'errored';
+  return session.res.writableFinished ? 'completed' : 'aborted';
+}
+
+/**
+ * The coding of the captured bytes. On the wire path they are what the
+ * `Content-Encoding` says; above another wrapper (compression mounted before
+ * the tee) the bytes may not be encoded yet, so gzip and deflate are sniffed
+ * from their magic bytes and anything else is `unknown`.
+ */
+function encodingOfCapture(
+  wire: boolean,
+  contentEncoding: string | undefined,
+  body: Buffer,
+): string {
+  if (contentEncoding === undefined || contentEncoding === 'identity') return 'identity';
+  if (wire) return contentEncoding;
+  if (body.length < 2) return 'identity';
+  if (contentEncoding === 'gzip' || contentEncoding === 'x-gzip')
+    return body[0] === 0x1f && body[1] === 0x8b ? 'gzip' : 'identity';
+  if (contentEncoding === 'deflate') {
+    const header = (body[0]! << 8) | body[1]!;
+    return (body[0]! & 0x0f) === 8 && header % 31 === 0 ? 'deflate' : 'identity';
+  }
+  return 'unknown';
+}
+
+function requestRecord(session: TeeSession, config: TeeConfig): TeeRequestRecord | undefined {
+  const tap = session.requestTap;
+  if (tap === undefined) return undefined;
+  const { req } = session;
+  return {
+    ...tap.finish(),
+    method: req.method ?? 'GET',
+    url: req.url ?? '',
+    headers: redactHeaders(req.headers, config.redact),
+    complete: req.complete,
+  };
+}

@@ -1,0 +1,118 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/**
+ * Response or request headers as a record: lower-case names, repeated ones as arrays.
+ *
+ * @example
+ * const cookies = record.headers['set-cookie']; // string | string[] | undefined
+ */
+export type HeaderRecord = Record<string, string | string[]>;
+
+/**
+ * The value a redacted header gets.
+ *
+ * @example
+ * record.headers.authorization === REDACTED;
+ */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * The headers as they went on the wire: parsed from the flushed header block
+ * when Node kept it (this includes headers passed to `writeHead`, which
+ * `getHeaders()` misses), else `getHeaders()` merged with what `writeHead`
+ * was given.
+ *
+ * @example
+ * const headers = flushedHeaders(res, fromWriteHead);
+ */
+export function flushedHeaders(res: ServerResponse, fromWriteHead: HeaderRecord): HeaderRecord {
+  const block = (res as ServerResponse & { _header?: unknown })._header;
+  if (typeof block === 'string' && block.length > 0) return parseHeaderBlock(block);
+  const out: HeaderRecord = Object.create(null) as HeaderRecord;
+  addHeaders(out, res.getHeaders());
+  for (const [name, value] of Object.entries(fromWriteHead)) out[name] = value;
+  return out;
+}
+
+/**
+ * Parses a flushed header block (`HTTP/1.1 200 OK\r\nName: value\r\n…`) into a {@link HeaderRecord}.
+ *
+ * @example
+ * parseHeaderBlock('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n'); // { 'x-a': '1' }
+ */
+export function parseHeaderBlock(block: string): HeaderRecord {
+  const out: HeaderRecord = Object.create(null) as HeaderRecord;
+  const lines = block.split('\r\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    appendHeader(out, line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+function appendHeader(out: HeaderRecord, name: string, value: string): void {
+  const existing = out[name];
+  if (existing === undefined) out[name] = value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else out[name] = [existing, value];
+}
+
+function addHeaders(out: HeaderRecord, headers: OutgoingHttpHeaders): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+}
+
+/**
+ * Reads the headers argument of `writeHead(status, [message], headers)` in
+ * each form Node accepts: an object, a flat `[name, value, name, value]`
+ * array, or an array of `[name, value]` pairs.
+ *
+ * @example
+ * writeHeadHeaders(['content-type', 'text/plain']); // { 'content-type': 'text/plain' }
+ */
+export function writeHeadHeaders(headers: unknown): HeaderRecord {
+  const out: HeaderRecord = Object.create(null) as HeaderRecord;
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) {
+      for (const pair of headers as unknown[][]) {
+        if (pair.length >= 2) appendHeader(out, String(pair[0]).toLowerCase(), String(pair[1]));
+      }
+    } else {
+      for (let i = 0; i + 1 < headers.length; i += 2) {
+        appendHeader(out, String(headers[i]).toLowerCase(), String(headers[i + 1]));
+      }
+    }
+  } else if (typeof headers === 'object' && headers !== null) {
+    addHeaders(out, headers as OutgoingHttpHeaders);
+  }
+  return out;
+}
+
+/**
+ * A copy of `headers` with every listed (lower-case) name's value replaced
+ * by `[REDACTED]`.
+ *
+ * @example
+ * redactHeaders({ cookie: 'a=1' }, new Set(['cookie'])); // { cookie: '[REDACTED]' }
+ */
+export function redactHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  redact: ReadonlySet<string>,
+): HeaderRecord {
+  const out: HeaderRecord = Object.create(null) as HeaderRecord;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (redact.has(lower)) out[lower] = Array.isArray(value) ? value.map(redactOne) : REDACTED;
+    else out[lower] = Array.isArray(value) ? [...value] : value;
+  }
+  return out;
+}
+
+function redactOne(): string {
+  return REDACTED;
+}

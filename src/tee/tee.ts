@@ -1,0 +1,175 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CHANNELS, publisher, type TeeCaptureMessage } from '../core/instrument';
+import { onResponseDone } from '../core/lifecycle';
+import { ensureLocals, LOCALS } from '../core/locals';
+import { callSafely, type Logger } from '../core/logger';
+import type { NextFunction, RequestHandler } from '../core/types';
+import { CaptureBudget } from './capture';
+import { addDecoded, buildRecord, needsDecoding } from './deliver';
+import { type ResponseTeeOptions, readTeeConfig } from './options';
+import type { TeeRecord } from './record';
+import { TeeSession } from './session';
+import { createWrappers, tapRequest, wrapResponse } from './wrap';
+import './locals';
+
+const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
+const captureChannel = diagnostics.channel(CHANNELS.teeCapture);
+
+/**
+ * Counters of one `responseTee()` factory, across its requests.
+ *
+ * @example
+ * const { inFlightBytes, onFinishErrors } = tee.stats();
+ */
+export interface TeeStats {
+  /** Responses currently teed (not yet handed to onFinish). */
+  active: number;
+  /** Records delivered. */
+  records: number;
+  /** onFinish calls that threw or rejected. */
+  onFinishErrors: number;
+  /** Bytes held by in-flight captures (bounded by `maxInFlightBytes`). */
+  inFlightBytes: number;
+  /** Captures cut short by `maxInFlightBytes`. */
+  budgetExceeded: number;
+}
+
+/**
+ * The middleware `responseTee()` returns, with its factory-wide counters.
+ *
+ * @example
+ * const tee: ResponseTee = responseTee({ onFinish });
+ * app.use(tee);
+ */
+export type ResponseTee = RequestHandler & { stats(): TeeStats };
+
+/**
+ * Captures exactly what a response sent — status, headers as flushed
+ * (redacted), a bounded copy of the body, byte counts, timings and how it
+ * ended — without changing or slowing it, and hands the record to
+ * `onFinish` once, after the response closed. Mount it before compression to
+ * capture the wire bytes, after it to capture the uncompressed body.
+ *
+ * @example
+ * import express from 'express';
+ * import { responseTee } from 'streamguard/tee';
+ *
+ * const app = express();
+ * app.use(responseTee({
+ *   maxBytes: '64kb',
+ *   hash: 'sha256',
+ *   onFinish(record) {
+ *     console.log(record.status, record.bytes, record.outcome, record.digest);
+ *   },
+ * }));
+ */
+export function responseTee(options?: ResponseTeeOptions): ResponseTee {
+  const config = readTeeConfig(options);
+  const budget = new CaptureBudget(config.maxInFlightBytes);
+  const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0 };
+  const key = Symbol('streamguard.tee.session');
+  const wrappers = createWrappers(key);
+  const logger: Logger = {
+    warn(message: string, error?: unknown): void {
+      stats.onFinishErrors++;
+      config.logger.warn(message, error);
+    },
+  };
+
+  function handOver(session: TeeSession, record: TeeRecord): void {
+    session.unwrap();
+    stats.active--;
+    stats.records++;
+    if (record.budgetExceeded || record.request?.budgetExceeded === true) stats.budgetExceeded++;
+    publishCapture({
+      status: record.status,
+      outcome: record.outcome,
+      bytes: record.bytes,
+      capturedBytes: record.capturedBytes,
+      truncated: record.truncated,
+      durationMs: record.timings.close ?? session.now(),
+    });
+    const onFinish = config.onFinish;
+    if (onFinish !== undefined) {
+      callSafely(logger, 'tee', 'onFinish', function callOnFinish() {
+        return onFinish(record);
+      });
+    }
+    session.response.release();
+    session.requestTap?.release();
+  }
+
+  function buildFailed(session: TeeSession, error: unknown): void {
+    session.unwrap();
+    stats.active--;
+    session.response.release();
+    session.requestTap?.release();
+    config.logger.warn('tee could not build a record', error);
+  }
+
+  /** Runs a tick after the response closed: builds the record (decoding if asked) and hands it over. */
+  function deliver(session: TeeSession): void {
+    if (config.onFinish === undefined && !captureChannel.hasSubscribers) {
+      // Nobody will read a record: only clean up.
+      session.unwrap();
+      stats.active--;
+      stats.records++;
+      session.response.release();
+      session.requestTap?.release();
+      return;
+    }
+    let record: TeeRecord;
+    try {
+      record = buildRecord(session, config);
+    } catch (error) {
+      buildFailed(session, error);
+      return;
+    }
+    if (!needsDecoding(record, config)) {
+      handOver(session, record);
+      return;
+    }
+    addDecoded(record, config).then(
+      function decoded(): void {
+        handOver(session, record);
+      },
+      function decodeFailed(error: unknown): void {
+        buildFailed(session, error);
+      },
+    );
+  }
+
+  const handler = function responseTeeMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+  ): void {
+    if ((res as ServerResponse & Record<symbol, unknown>)[key] !== undefined) {
+      // This factory already tees this response (mounted twice): one record is enough.
+      next();
+      return;
+    }
+    stats.active++;
+    const session = new TeeSession(req, res, config, budget, key);
+    const locals = ensureLocals(res);
+    if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
+    wrapResponse(res, session, wrappers, key);
+    if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
+    // on-finished calls back inside the response's 'finish' (or the socket's 'close'); the
+    // record is built on a later turn of the event loop, off the response's path.
+    function teeDone(): void {
+      session.closeAt = session.now();
+      session.done = true;
+      setImmediate(deliver, session);
+    }
+    onResponseDone(res, teeDone);
+    next();
+  };
+
+  return Object.assign(handler, {
+    stats(): TeeStats {
+      return { ...stats, inFlightBytes: budget.inFlight };
+    },
+  });
+}
