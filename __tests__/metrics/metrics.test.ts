@@ -93,3 +93,49 @@ test('bad options throw a TypeError naming them', () => {
   expect(() => metrics({ registry: {} as never })).toThrow(/option registry/);
   expect(() => metrics({ registy: 1 } as never)).toThrow(/unknown option registy/);
 });
+
+test('rate limit decisions, tee captures and event streams are counted from real traffic', async () => {
+  const { rateLimit } = await import('../../src/rate-limit');
+  const { responseTee } = await import('../../src/tee');
+  const { sse } = await import('../../src/sse');
+  const registry = new Registry();
+  const m = metrics({ registry });
+  const limiter = rateLimit({ rate: 1, interval: '1h', burst: 2, key: () => 'one-client' });
+  const tee = responseTee({ maxBytes: '1kb' });
+  const streams = sse({ heartbeat: false });
+  const app = await mount('express5', {
+    handler: (req, res, next) => {
+      if (req.url === '/limited')
+        return limiter(req, res, (err?: unknown) => (err ? next(err) : res.end('ok')));
+      if (req.url === '/teed') return tee(req, res, () => res.end('y'.repeat(5000)));
+      if (req.url === '/events')
+        return streams(req, res, async () => {
+          const stream = (res as unknown as { locals: { sse: import('../../src/sse').SseStream } })
+            .locals.sse;
+          for (let i = 0; i < 3; i++) await stream.send({ data: String(i) });
+          stream.close();
+        });
+      next();
+    },
+  });
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push((await request(app.server).get('/limited')).status);
+  expect(statuses).toEqual([200, 200, 429]);
+  expect((await request(app.server).get('/teed')).text).toHaveLength(5000);
+  expect((await request(app.server).get('/events')).text).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
+  await new Promise((r) => setTimeout(r, 20));
+  const text = await scrape(registry);
+  expect(text.value('streamguard_rate_limit_decisions_total', { outcome: 'allowed' })).toBe(2);
+  expect(text.value('streamguard_rate_limit_decisions_total', { outcome: 'limited' })).toBe(1);
+  expect(text.value('streamguard_tee_captures_total', { outcome: 'completed' })).toBe(1);
+  expect(text.value('streamguard_tee_truncated_total')).toBe(1);
+  expect(text.value('streamguard_tee_bytes_total', { kind: 'sent' })).toBe(5000);
+  expect(text.value('streamguard_tee_bytes_total', { kind: 'captured' })).toBe(1024);
+  expect(text.types.get('streamguard_stream_duration_seconds')).toBe('histogram');
+  expect(
+    text.value('streamguard_stream_duration_seconds_count', { kind: 'sse', reason: 'closed' }),
+  ).toBe(1);
+  expect(text.value('streamguard_stream_active_connections', { kind: 'sse' })).toBe(0);
+  expect(text.value('streamguard_stream_events_sent_total', { kind: 'sse' })).toBe(3);
+  m.close();
+});

@@ -137,3 +137,30 @@ test('bad options throw a TypeError naming them', async () => {
     /unknown option timout/,
   );
 });
+
+test('open event streams of the server end gracefully with reason shutdown, and the shutdown is not forced', async () => {
+  const { sse } = await import('../../src/sse');
+  const reasons: unknown[] = [];
+  let opened!: () => void;
+  const open = new Promise<void>((r) => {
+    opened = r;
+  });
+  const app = await mount('express5', {
+    use: [sse({ heartbeat: false })],
+    handler: async (_req, res) => {
+      const stream = (res as unknown as { locals: { sse: import('../../src/sse').SseStream } })
+        .locals.sse;
+      stream.signal.addEventListener('abort', () =>
+        reasons.push((stream.signal.reason as { reason: string }).reason),
+      );
+      await stream.send({ data: 'hello' });
+      opened();
+    },
+  });
+  const client = fetchText(app.url);
+  await open;
+  const result = await shutdown(app.server, { timeout: '5s' });
+  expect(result.forced).toBe(false);
+  expect(await client).toEqual({ status: 200, body: 'data: hello\n\n' });
+  expect(reasons).toEqual(['shutdown']);
+});

@@ -1,6 +1,17 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type BatchFlushMessage, type CallbackErrorMessage, CHANNELS } from '../core/instrument';
+import {
+  type BatchFlushMessage,
+  type CallbackErrorMessage,
+  CHANNELS,
+  type RateLimitDecisionMessage,
+  type RateLimitStoreErrorMessage,
+  type SseBlockedMessage,
+  type SseCloseMessage,
+  type SseDropMessage,
+  type SseOpenMessage,
+  type TeeCaptureMessage,
+} from '../core/instrument';
 import { readOptions } from '../core/options';
 import type { NextFunction, RequestHandler } from '../core/types';
 import {
@@ -95,7 +106,13 @@ export function metrics(options?: MetricsOptions): Metrics {
   if (existing !== undefined) return existing;
 
   const make = collectorFactory(prom, registry, prefix);
-  const subscriptions = [...coreSubscriptions(make), ...batchSubscriptions(make, o.buckets)];
+  const subscriptions = [
+    ...coreSubscriptions(make),
+    ...batchSubscriptions(make, o.buckets),
+    ...streamSubscriptions(make, o.buckets),
+    ...rateLimitSubscriptions(make),
+    ...teeSubscriptions(make),
+  ];
   for (const s of subscriptions) diagnostics.subscribe(s.channel, s.onMessage);
 
   const instance: Metrics = {
@@ -217,6 +234,116 @@ function batchSubscriptions(make: CollectorFactory, buckets: number[] | undefine
         flushes.inc({ reason: m.reason, outcome });
         items.inc({ outcome }, m.size);
         duration.observe({ outcome }, m.durationMs / 1000);
+      },
+    },
+  ];
+}
+
+function streamSubscriptions(
+  make: CollectorFactory,
+  buckets: number[] | undefined,
+): Subscription[] {
+  const duration = make.histogram(
+    'stream_duration_seconds',
+    'How long event streams stayed open, by why they closed',
+    ['kind', 'reason'],
+    buckets,
+  );
+  const active = make.gauge('stream_active_connections', 'Event streams open now', ['kind']);
+  const blocked = make.counter(
+    'write_blocked_total',
+    'Writes that found a client buffer full and waited for drain',
+    ['kind'],
+  );
+  const dropped = make.counter(
+    'stream_events_dropped_total',
+    "Events dropped by the 'drop' overflow policy",
+    ['kind'],
+  );
+  const sent = make.counter('stream_events_sent_total', 'Events handed to clients', ['kind']);
+  return [
+    {
+      channel: CHANNELS.sseOpen,
+      onMessage: function streamOpened(message) {
+        active.inc({ kind: (message as SseOpenMessage).kind });
+      },
+    },
+    {
+      channel: CHANNELS.sseClose,
+      onMessage: function streamClosed(message) {
+        const m = message as SseCloseMessage;
+        active.dec({ kind: m.kind });
+        duration.observe({ kind: m.kind, reason: m.reason }, m.durationMs / 1000);
+        sent.inc({ kind: m.kind }, m.sent);
+      },
+    },
+    {
+      channel: CHANNELS.sseBlocked,
+      onMessage: function writeBlocked(message) {
+        blocked.inc({ kind: (message as SseBlockedMessage).kind });
+      },
+    },
+    {
+      channel: CHANNELS.sseDrop,
+      onMessage: function eventDropped(message) {
+        dropped.inc({ kind: (message as SseDropMessage).kind });
+      },
+    },
+  ];
+}
+
+function rateLimitSubscriptions(make: CollectorFactory): Subscription[] {
+  const decisions = make.counter('rate_limit_decisions_total', 'Rate limit decisions, by outcome', [
+    'outcome',
+  ]);
+  const storeErrors = make.counter(
+    'rate_limit_store_errors_total',
+    'Rate limit store failures, by what the request got',
+    ['action'],
+  );
+  return [
+    {
+      channel: CHANNELS.rateLimitDecision,
+      onMessage: function countDecision(message) {
+        const m = message as RateLimitDecisionMessage;
+        const outcome = m.allowed
+          ? m.fallback
+            ? 'allowed_fallback'
+            : 'allowed'
+          : m.blocked
+            ? 'blocked'
+            : 'limited';
+        decisions.inc({ outcome });
+      },
+    },
+    {
+      channel: CHANNELS.rateLimitStoreError,
+      onMessage: function countStoreError(message) {
+        storeErrors.inc({ action: (message as RateLimitStoreErrorMessage).action });
+      },
+    },
+  ];
+}
+
+function teeSubscriptions(make: CollectorFactory): Subscription[] {
+  const captures = make.counter('tee_captures_total', 'Responses teed, by outcome', ['outcome']);
+  const truncated = make.counter(
+    'tee_truncated_total',
+    'Teed responses whose capture was cut at its bound',
+    [],
+  );
+  const bytes = make.counter('tee_bytes_total', 'Body bytes sent through a tee, and captured', [
+    'kind',
+  ]);
+  return [
+    {
+      channel: CHANNELS.teeCapture,
+      onMessage: function countCapture(message) {
+        const m = message as TeeCaptureMessage;
+        captures.inc({ outcome: m.outcome });
+        if (m.truncated) truncated.inc({});
+        bytes.inc({ kind: 'sent' }, m.bytes);
+        bytes.inc({ kind: 'captured' }, m.capturedBytes);
       },
     },
   ];

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { CHANNELS, publisher, type ShutdownMessage } from '../core/instrument';
 import { type Logger, loggerOption } from '../core/logger';
 import { readOptions } from '../core/options';
+import { runShutdownHooks } from '../core/shutdown-hooks';
 import { parseDuration } from '../core/units';
 
 /** Something with a graceful close: an SSE channel (`closeAll`). */
@@ -76,6 +77,7 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
   });
   server.closeIdleConnections();
   publishShutdown({ server });
+  runShutdownHooks(server);
   await Promise.all(channels.map((c) => settle(c.closeAll(), logger, 'a channel failed to close')));
 
   // Keep-alive connections become idle as their last response ends: close them as they do.

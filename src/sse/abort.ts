@@ -3,7 +3,7 @@
  * `streamguard:sse:close` message:
  * - `client-closed`: the client went away (the response closed before it finished);
  * - `closed`: the server ended it (`close()`, or the response was ended);
- * - `shutdown`: the `shutdownSignal` option was aborted;
+ * - `shutdown`: `shutdown(server)` began, or the `shutdownSignal` option was aborted;
  * - `write-timeout`: a write stayed blocked longer than `writeTimeout`;
  * - `overflow`: the byte budget was exceeded under the `close` policy (or the `wait` queue overflowed);
  * - `error`: `fail(err)` sent an `error` event and closed.

@@ -9,6 +9,7 @@ import {
 } from '../core/instrument';
 import { onResponseDone } from '../core/lifecycle';
 import type { Logger } from '../core/logger';
+import { onServerShutdown, serverOf } from '../core/shutdown-hooks';
 import { traceId } from '../core/trace';
 import { type CloseReason, StreamAbortError } from './abort';
 import { type Deferred, deferred, handledRejection, RESOLVED } from './deferred';
@@ -107,6 +108,7 @@ export class StreamWriter {
   private wroteSinceBeat = false;
   private reason: CloseReason | undefined;
   private readonly finalize: () => void;
+  private readonly unhookShutdown: () => void;
 
   constructor(req: IncomingMessage, res: ServerResponse, config: WriterConfig) {
     this.req = req;
@@ -122,6 +124,7 @@ export class StreamWriter {
     this.flushBatch = this.flushBatch.bind(this);
     this.finalize = onResponseDone(res, this.cleanup.bind(this));
     res.on('close', this.finalize);
+    this.unhookShutdown = onServerShutdown(serverOf(req.socket), this.onShutdown);
     const shutdown = config.shutdownSignal;
     if (shutdown !== undefined) {
       if (shutdown.aborted) queueMicrotask(this.onShutdown);
@@ -403,6 +406,7 @@ export class StreamWriter {
     this.endTimer = undefined;
     this.res.removeListener('close', this.finalize);
     this.config.shutdownSignal?.removeEventListener('abort', this.onShutdown);
+    this.unhookShutdown();
     publishClose({
       kind: this.config.kind,
       traceId: this.traceId,
