@@ -43,7 +43,13 @@ const noise = Buffer.from(Array.from({ length: 4000 }, (_, i) => 97 + ((i * 7919
 
 const CASES: Case[] = [
   { name: 'valid JSON', body: '{"a":1}', headers: json, status: 200, type: undefined },
-  { name: 'Content-Length over the limit', body: 'x'.repeat(2048), headers: json, status: 413, type: 'entity.too.large' },
+  {
+    name: 'Content-Length over the limit',
+    body: 'x'.repeat(2048),
+    headers: json,
+    status: 413,
+    type: 'entity.too.large',
+  },
   {
     name: 'Content-Length mismatch',
     body: '{"a":1}',
@@ -130,7 +136,11 @@ function abortMidBody(url: string): Promise<void> {
 describe('aborted uploads', () => {
   test.each([false, true])('are 400 request.aborted in both (ours: %s)', async (ours) => {
     const app = await mount('express5', {
-      use: [ours ? rereadableBody({ limit: LIMIT }) : (bodyParser2.json({ limit: LIMIT }) as unknown as RequestHandler)],
+      use: [
+        ours
+          ? rereadableBody({ limit: LIMIT })
+          : (bodyParser2.json({ limit: LIMIT }) as unknown as RequestHandler),
+      ],
       handler: ours ? parseWithOurs : answer,
     });
     await abortMidBody(app.url);
@@ -153,13 +163,19 @@ describe('beyond body-parser', () => {
 
   test('a corrupt gzip body is a 400 encoding.invalid', async () => {
     const app = await mount('express5', { use: [rereadableBody()], handler: parseWithOurs });
-    const reply = await post(app.url, Buffer.from('not gzip at all'), { ...json, 'content-encoding': 'gzip' });
+    const reply = await post(app.url, Buffer.from('not gzip at all'), {
+      ...json,
+      'content-encoding': 'gzip',
+    });
     expect(reply.status).toBe(400);
     expect(app.errors[0]).toMatchObject({ type: 'encoding.invalid' });
   });
 
   test('inflate: false refuses compressed bodies with 415', async () => {
-    const app = await mount('express5', { use: [rereadableBody({ inflate: false })], handler: parseWithOurs });
+    const app = await mount('express5', {
+      use: [rereadableBody({ inflate: false })],
+      handler: parseWithOurs,
+    });
     const reply = await post(app.url, gzipSync('{}'), { ...json, 'content-encoding': 'gzip' });
     expect(reply.status).toBe(415);
     expect(app.errors[0]).toMatchObject({ type: 'encoding.unsupported' });
@@ -194,7 +210,10 @@ describe('beyond body-parser', () => {
   });
 
   test('a small oversized body is drained and answered 413 on a reusable connection', async () => {
-    const app = await mount('http', { use: [rereadableBody({ limit: LIMIT })], handler: parseWithOurs });
+    const app = await mount('http', {
+      use: [rereadableBody({ limit: LIMIT })],
+      handler: parseWithOurs,
+    });
     const reply = await post(app.url, 'x'.repeat(4096), json);
     expect(reply.status).toBe(413);
     expect(reply.headers.connection).not.toBe('close');

@@ -41,7 +41,11 @@ describe('BufferPool', () => {
     } catch (err) {
       caught = err;
     }
-    expect(caught).toMatchObject({ status: 503, type: 'body.pool.exhausted', headers: { 'Retry-After': '2' } });
+    expect(caught).toMatchObject({
+      status: 503,
+      type: 'body.pool.exhausted',
+      headers: { 'Retry-After': '2' },
+    });
     expect(pool.stats()).toMatchObject({ misses: before.misses, inUse: 8192, rejected: 1 });
     for (const l of leases) l.release();
     expect(pool.stats()).toMatchObject({ inUse: 0, retained: 4096 });
@@ -136,7 +140,10 @@ describe.each(FLAVOURS)('leases on %s', (flavour) => {
   test('past the in-flight budget a body gets 503 with Retry-After', async () => {
     const pool = new BufferPool({ maxInFlight: '8kb', retryAfter: 3 });
     const hold = pool.lease(8 * 1024);
-    const app = await mount(flavour, { use: [rereadableBody({ pool })], handler: (_req, res) => res.end('ok') });
+    const app = await mount(flavour, {
+      use: [rereadableBody({ pool })],
+      handler: (_req, res) => res.end('ok'),
+    });
     const reply = await post(app.url, 'x'.repeat(100), { 'content-type': 'text/plain' });
     expect(reply.status).toBe(503);
     expect(reply.headers['retry-after']).toBe('3');
@@ -169,7 +176,10 @@ describe('no leaks', () => {
         const req = httpRequest(`${app.url}${path}`, {
           method: 'POST',
           agent: aborted ? undefined : agent,
-          headers: { 'content-type': 'text/plain', 'content-length': String(aborted ? 2000 : body.length) },
+          headers: {
+            'content-type': 'text/plain',
+            'content-length': String(aborted ? 2000 : body.length),
+          },
         });
         req.on('response', (res) => {
           res.resume();

@@ -35,9 +35,14 @@ export function encodingUnsupported(encoding: string): HttpError {
 
 /** 415 `charset.unsupported`, as body-parser words it. */
 export function charsetUnsupported(charset: string): HttpError {
-  return new HttpError(415, 'charset.unsupported', `unsupported charset "${charset.toUpperCase()}"`, {
-    charset,
-  });
+  return new HttpError(
+    415,
+    'charset.unsupported',
+    `unsupported charset "${charset.toUpperCase()}"`,
+    {
+      charset,
+    },
+  );
 }
 
 /** 400 `entity.parse.failed`, with the parser's message. */

@@ -8,9 +8,19 @@
  */
 import './locals';
 
-export { type RereadableBodyMiddleware, type RereadableBodyOptions, rereadableBody } from './middleware';
 export type { TypeOption } from './media';
-export { BufferPool, type BufferPoolOptions, type BufferPoolStats, Lease, POISON_BYTE } from './pool';
+export {
+  type RereadableBodyMiddleware,
+  type RereadableBodyOptions,
+  rereadableBody,
+} from './middleware';
+export {
+  BufferPool,
+  type BufferPoolOptions,
+  type BufferPoolStats,
+  Lease,
+  POISON_BYTE,
+} from './pool';
 export { RereadableBody } from './rereadable';
 export {
   githubVerify,

@@ -21,7 +21,10 @@ const SHORTHANDS: Record<string, string> = {
  */
 export function hasBody(req: IncomingMessage): boolean {
   const h = req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && !Number.isNaN(Number(h['content-length'])));
+  return (
+    h['transfer-encoding'] !== undefined ||
+    (h['content-length'] !== undefined && !Number.isNaN(Number(h['content-length'])))
+  );
 }
 
 /** The media type of `Content-Type`, lower-cased, without parameters. */
@@ -45,7 +48,8 @@ export function normalisePattern(pattern: string): string {
   const p = pattern.trim().toLowerCase();
   if (p in SHORTHANDS) return SHORTHANDS[p] as string;
   if (p.startsWith('+')) return `*/*${p}`;
-  if (!p.includes('/')) throw new TypeError(`option type has an invalid media type ${JSON.stringify(pattern)}`);
+  if (!p.includes('/'))
+    throw new TypeError(`option type has an invalid media type ${JSON.stringify(pattern)}`);
   return p;
 }
 

@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../core/errors';
-import { type BodyErrorMessage, type BodyReadMessage, CHANNELS, publisher } from '../core/instrument';
+import {
+  type BodyErrorMessage,
+  type BodyReadMessage,
+  CHANNELS,
+  publisher,
+} from '../core/instrument';
 import { onResponseDone } from '../core/lifecycle';
 import { ensureLocals, LOCALS } from '../core/locals';
 import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
@@ -111,7 +116,12 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
   });
 }
 
-function handle(config: Config, req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+function handle(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+): void {
   const locals = ensureLocals(res);
   if (locals[LOCALS.body] instanceof RereadableBody) {
     next();
@@ -133,7 +143,9 @@ function handle(config: Config, req: IncomingMessage, res: ServerResponse, next:
     adopt(config, consumed, res, next);
     return;
   }
-  const encoding = (headerValue(req.headers['content-encoding']) ?? 'identity').trim().toLowerCase();
+  const encoding = (headerValue(req.headers['content-encoding']) ?? 'identity')
+    .trim()
+    .toLowerCase();
   if (!ENCODINGS.has(encoding) || (!config.inflate && encoding !== 'identity')) {
     fail(config, req, next, encodingUnsupported(encoding));
     return;
@@ -164,13 +176,24 @@ function handle(config: Config, req: IncomingMessage, res: ServerResponse, next:
         delete req.headers['transfer-encoding'];
         req.headers['content-length'] = String(result.length);
       }
-      settle(config, req, res, next, new RereadableBody(result.lease, result.length, req.headers['content-type']));
+      settle(
+        config,
+        req,
+        res,
+        next,
+        new RereadableBody(result.lease, result.length, req.headers['content-type']),
+      );
     },
   );
 }
 
 /** A body someone else already read: adopt `req.rawBody` (NestJS `rawBody: true`) or fail clearly. */
-function adopt(config: Config, req: ConsumedRequest, res: ServerResponse, next: NextFunction): void {
+function adopt(
+  config: Config,
+  req: ConsumedRequest,
+  res: ServerResponse,
+  next: NextFunction,
+): void {
   const raw = req.rawBody;
   if (!Buffer.isBuffer(raw)) {
     fail(
@@ -192,6 +215,18 @@ function adopt(config: Config, req: ConsumedRequest, res: ServerResponse, next: 
     fail(config, req, next, tooLarge(config.limit, raw.length, raw.length));
     return;
   }
+  // Called from the parser's 'end' listener, Node would destroy the stream
+  // right after (autoDestroy), which would hit the replay: keep it alive.
+  keepAlive(req);
+  const state = (req as IncomingMessage & { _readableState?: { closeEmitted?: boolean } })
+    ._readableState;
+  if (req.destroyed && state?.closeEmitted === false) {
+    // The parser's stream is still closing; a late 'close' must not hit the replay.
+    req.once('close', function adoptAfterClose(): void {
+      adopt(config, req, res, next);
+    });
+    return;
+  }
   let lease: ReturnType<BufferPool['lease']>;
   try {
     lease = config.pool.lease(raw.length);
@@ -202,7 +237,13 @@ function adopt(config: Config, req: ConsumedRequest, res: ServerResponse, next: 
   new Uint8Array(lease.memory).set(raw);
   lease.used = raw.length;
   publishRead({ length: raw.length, received: raw.length, encoding: 'identity', adopted: true });
-  settle(config, req, res, next, new RereadableBody(lease, raw.length, req.headers['content-type']));
+  settle(
+    config,
+    req,
+    res,
+    next,
+    new RereadableBody(lease, raw.length, req.headers['content-type']),
+  );
 }
 
 function settle(
@@ -266,7 +307,8 @@ function boundDrain(req: IncomingMessage, drainLimit: number): void {
 }
 
 function keepAlive(req: IncomingMessage): void {
-  const state = (req as IncomingMessage & { _readableState?: { autoDestroy?: boolean } })._readableState;
+  const state = (req as IncomingMessage & { _readableState?: { autoDestroy?: boolean } })
+    ._readableState;
   if (state !== undefined) state.autoDestroy = false;
 }
 

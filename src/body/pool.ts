@@ -1,7 +1,7 @@
-import { CHANNELS, type BodyPoolMessage, publisher } from '../core/instrument';
+import { HttpError } from '../core/errors';
+import { type BodyPoolMessage, CHANNELS, publisher } from '../core/instrument';
 import { readOptions } from '../core/options';
 import { parseBytes } from '../core/units';
-import { HttpError } from '../core/errors';
 
 /** Options for {@link BufferPool}. */
 export interface BufferPoolOptions {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { HttpError } from '../core/errors';
 import { aborted, inflateFailed, ratioExceeded, sizeInvalid, tooLarge } from './errors';
 import type { BufferPool, Lease } from './pool';
@@ -40,7 +40,8 @@ export function readBody(
   const identity = encoding === 'identity';
   let lease: Lease;
   try {
-    const first = identity && expected !== undefined ? expected : Math.min(limits.limit, UNKNOWN_START);
+    const first =
+      identity && expected !== undefined ? expected : Math.min(limits.limit, UNKNOWN_START);
     lease = pool.lease(first);
   } catch (err) {
     done(err as HttpError);
@@ -112,7 +113,10 @@ export function readBody(
 
   function onDecoded(chunk: Buffer): void {
     if (finished) return;
-    if (length + chunk.length > RATIO_GRACE && length + chunk.length > received * limits.maxInflationRatio) {
+    if (
+      length + chunk.length > RATIO_GRACE &&
+      length + chunk.length > received * limits.maxInflationRatio
+    ) {
       finish(ratioExceeded(limits.maxInflationRatio, received, length + chunk.length));
       return;
     }

@@ -46,7 +46,12 @@ export function makeRereadable(req: IncomingMessage, body: RereadableBody): Repl
   };
 }
 
-function arm(req: ReplayableRequest, body: RereadableBody, replay: ReplayState, again: boolean): void {
+function arm(
+  req: ReplayableRequest,
+  body: RereadableBody,
+  replay: ReplayState,
+  again: boolean,
+): void {
   const old = req._readableState;
   // Pipes of the consumer that just finished: let them remove their listeners now.
   for (const dest of [...(old.pipes ?? [])]) req.unpipe(dest);
@@ -127,5 +132,9 @@ function rearm(req: ReplayableRequest, body: RereadableBody, replay: ReplayState
 }
 
 function releasedError(): HttpError {
-  return new HttpError(500, 'body.released', 'the request body was released when the response finished');
+  return new HttpError(
+    500,
+    'body.released',
+    'the request body was released when the response finished',
+  );
 }

@@ -7,7 +7,11 @@ export type Secrets = string | Buffer | readonly (string | Buffer)[];
 
 function secretList(secrets: Secrets, option: string): readonly (string | Buffer)[] {
   const list = typeof secrets === 'string' || Buffer.isBuffer(secrets) ? [secrets] : secrets;
-  if (!Array.isArray(list) || list.length === 0 || list.some((s) => (typeof s !== 'string' && !Buffer.isBuffer(s)) || s.length === 0))
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.some((s) => (typeof s !== 'string' && !Buffer.isBuffer(s)) || s.length === 0)
+  )
     throw new TypeError(`option ${option} must be a non-empty secret or array of secrets`);
   return list;
 }
@@ -87,7 +91,8 @@ export function verifyStripeSignature(
     if (key === 't') timestamp = value;
     else if (key === 'v1') signatures.push(value.toLowerCase());
   }
-  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0) return false;
+  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0)
+    return false;
   if (Math.abs(now - Number(timestamp)) > tolerance) return false;
   let ok = false;
   for (const secret of list) {
