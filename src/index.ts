@@ -7,6 +7,8 @@
  * @example
  * import { errorFrames } from 'streamguard';
  */
+
+export * from './body/index';
 export { type CallbackErrorMessage, CHANNELS } from './core/instrument';
 export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';

@@ -42,4 +42,14 @@ test('npm start serves the demo index and its routes', async () => {
   });
   const missing = await fetch(`${base}/nope`);
   expect(missing.status).toBe(404);
+  const echo = await fetch(`${base}/body/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"hello":"world"}',
+  });
+  expect(await echo.json()).toEqual({
+    parsedByExpressJson: { hello: 'world' },
+    parsedByUs: { hello: 'world' },
+    bytes: 17,
+  });
 }, 60_000);

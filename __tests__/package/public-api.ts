@@ -6,6 +6,17 @@
  */
 export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
+  'streamguard/body': [
+    'BufferPool',
+    'Lease',
+    'POISON_BYTE',
+    'RereadableBody',
+    'githubVerify',
+    'rereadableBody',
+    'stripeVerify',
+    'verifyGitHubSignature',
+    'verifyStripeSignature',
+  ],
 };
 
 /** Names only the root exports. */

@@ -1,10 +1,11 @@
 import express, { type Express } from 'express';
 import { errorFrames, HttpError } from '../../src';
+import { bodyDemo } from './body';
 import { errorsDemo } from './errors';
 import type { DemoSection } from './section';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo];
+const sections: DemoSection[] = [errorsDemo, bodyDemo];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

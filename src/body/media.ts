@@ -1,6 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 
-/** Which requests rereadableBody reads: media types (type-is style) or a predicate. */
+/**
+ * Which requests rereadableBody reads: media types (type-is style) or a predicate.
+ *
+ * @example
+ * rereadableBody({ type: ['json', 'application/*+json'] });
+ * rereadableBody({ type: (req) => req.url?.startsWith('/webhooks/') ?? false });
+ */
 export type TypeOption = string | readonly string[] | ((req: IncomingMessage) => boolean);
 
 const SHORTHANDS: Record<string, string> = {

@@ -19,7 +19,12 @@ import { type ReadResult, readBody } from './reader';
 import { makeRereadable } from './replay';
 import { RereadableBody } from './rereadable';
 
-/** Options for {@link rereadableBody}. */
+/**
+ * Options for {@link rereadableBody}.
+ *
+ * @example
+ * const options: RereadableBodyOptions = { limit: '256kb', type: ['json', '+json'] };
+ */
 export interface RereadableBodyOptions {
   /** Most decoded bytes a body may have (`bytes` string or number). Default `'1mb'`. */
   limit?: number | string;
@@ -37,7 +42,14 @@ export interface RereadableBodyOptions {
   pool?: BufferPool;
 }
 
-/** The middleware, with the pool it leases from. */
+/**
+ * The middleware, with the pool it leases from.
+ *
+ * @example
+ * const body = rereadableBody();
+ * app.use(body);
+ * app.get('/pool', (_req, res) => res.json(body.pool.stats()));
+ */
 export type RereadableBodyMiddleware = RequestHandler & {
   /** The pool this middleware leases from (for `stats()`). */
   readonly pool: BufferPool;

@@ -3,7 +3,12 @@ import { type BodyPoolMessage, CHANNELS, publisher } from '../core/instrument';
 import { readOptions } from '../core/options';
 import { parseBytes } from '../core/units';
 
-/** Options for {@link BufferPool}. */
+/**
+ * Options for {@link BufferPool}.
+ *
+ * @example
+ * const options: BufferPoolOptions = { maxInFlight: '32mb', maxRetained: '8mb' };
+ */
 export interface BufferPoolOptions {
   /** Smallest size class in bytes (a power of two is used). Default `'1kb'`. */
   minClass?: number | string;
@@ -19,7 +24,12 @@ export interface BufferPoolOptions {
   retryAfter?: number;
 }
 
-/** A snapshot of a {@link BufferPool}'s counters. */
+/**
+ * A snapshot of a {@link BufferPool}'s counters.
+ *
+ * @example
+ * const { inUse, peak, hits, misses } = pool.stats();
+ */
 export interface BufferPoolStats {
   /** Leases served from a free list. */
   hits: number;
@@ -37,7 +47,12 @@ export interface BufferPoolStats {
   leases: number;
 }
 
-/** The byte value released memory is filled with when `poison` is on. */
+/**
+ * The byte value released memory is filled with when `poison` is on.
+ *
+ * @example
+ * const pool = new BufferPool({ poison: true }); // in tests: released bytes read 0xdb
+ */
 export const POISON_BYTE = 0xdb;
 
 const publishPool = publisher<BodyPoolMessage>(CHANNELS.bodyPool);
@@ -47,6 +62,11 @@ const publishPool = publisher<BodyPoolMessage>(CHANNELS.bodyPool);
  * slice of a shared slab); on release that `ArrayBuffer` is detached, so any
  * Buffer view still held by user code becomes empty instead of showing the
  * next request's bytes.
+ *
+ * @example
+ * const lease = pool.lease(4096);
+ * lease.view(5).write('hello');
+ * lease.release(); // the view above is now empty
  */
 export class Lease {
   /** @internal */ memory: ArrayBuffer;

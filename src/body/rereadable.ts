@@ -23,24 +23,24 @@ export const CHUNK = 64 * 1024;
 export class RereadableBody {
   /** Decoded length in bytes. */
   readonly length: number;
-  #lease: Lease | null;
-  #owned: Buffer | null = null;
-  #refs = 1;
-  #contentType: string | undefined;
-  #parsed = false;
-  #json: unknown;
-  #text: string | undefined;
+  private _lease: Lease | null;
+  private _owned: Buffer | null = null;
+  private _refs = 1;
+  private _contentType: string | undefined;
+  private _parsed = false;
+  private _json: unknown;
+  private _text: string | undefined;
 
   /** @internal */
   constructor(lease: Lease, length: number, contentType: string | undefined) {
-    this.#lease = lease;
+    this._lease = lease;
     this.length = length;
-    this.#contentType = contentType;
+    this._contentType = contentType;
   }
 
   /** Whether the pooled memory went back to the pool (views throw `body.released`). */
   get released(): boolean {
-    return this.#owned === null && (this.#lease === null || this.#lease.released);
+    return this._owned === null && (this._lease === null || this._lease.released);
   }
 
   /**
@@ -49,15 +49,15 @@ export class RereadableBody {
    * throws `body.released`. Use {@link copy} or {@link detach} to keep it.
    */
   buffer(): Buffer {
-    if (this.#owned !== null) return this.#owned;
-    if (this.#lease === null) throw releasedError();
-    return this.#lease.view(this.length);
+    if (this._owned !== null) return this._owned;
+    if (this._lease === null) throw releasedError();
+    return this._lease.view(this.length);
   }
 
   /** The body decoded with the Content-Type charset (default utf-8); 415 `charset.unsupported` when unknown. */
   text(): string {
-    if (this.#text !== undefined) return this.#text;
-    const charset = charsetOf(this.#contentType) ?? 'utf-8';
+    if (this._text !== undefined) return this._text;
+    const charset = charsetOf(this._contentType) ?? 'utf-8';
     let decoder: TextDecoder;
     try {
       decoder = new TextDecoder(charset);
@@ -65,7 +65,7 @@ export class RereadableBody {
       throw charsetUnsupported(charset);
     }
     const text = decoder.decode(this.buffer());
-    this.#text = text;
+    this._text = text;
     return text;
   }
 
@@ -74,17 +74,17 @@ export class RereadableBody {
    * 415 `charset.unsupported`; bad JSON a 400 `entity.parse.failed`, as body-parser.
    */
   json<T = unknown>(): T {
-    if (this.#parsed) return this.#json as T;
-    const charset = charsetOf(this.#contentType) ?? 'utf-8';
+    if (this._parsed) return this._json as T;
+    const charset = charsetOf(this._contentType) ?? 'utf-8';
     if (!charset.startsWith('utf-')) throw charsetUnsupported(charset);
     const text = this.text();
     try {
-      this.#json = text.length === 0 ? undefined : JSON.parse(text);
+      this._json = text.length === 0 ? undefined : JSON.parse(text);
     } catch (err) {
       throw parseFailed(err);
     }
-    this.#parsed = true;
-    return this.#json as T;
+    this._parsed = true;
+    return this._json as T;
   }
 
   /**
@@ -107,27 +107,27 @@ export class RereadableBody {
    * Earlier `buffer()` views become empty.
    */
   detach(): Buffer {
-    if (this.#owned !== null) return this.#owned;
-    const lease = this.#lease;
+    if (this._owned !== null) return this._owned;
+    const lease = this._lease;
     if (lease === null || lease.released) throw releasedError();
-    this.#owned = lease.detach(this.length);
-    this.#lease = null;
-    return this.#owned;
+    this._owned = lease.detach(this.length);
+    this._lease = null;
+    return this._owned;
   }
 
   /** @internal A holder (stream, replay) starts reading. */
   retain(): void {
     if (this.released) throw releasedError();
-    this.#refs++;
+    this._refs++;
   }
 
   /** @internal A holder let go; the last one returns the memory. */
   release(): void {
-    if (this.#refs === 0) return;
-    this.#refs--;
-    if (this.#refs > 0) return;
-    const lease = this.#lease;
-    this.#lease = null;
+    if (this._refs === 0) return;
+    this._refs--;
+    if (this._refs > 0) return;
+    const lease = this._lease;
+    this._lease = null;
     lease?.release();
   }
 

@@ -2,7 +2,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../core/errors';
 
-/** One secret or several (rotation: any of them may have signed). */
+/**
+ * One secret or several (rotation: any of them may have signed).
+ *
+ * @example
+ * const secrets: Secrets = [process.env.NEW_SECRET!, process.env.OLD_SECRET!];
+ */
 export type Secrets = string | Buffer | readonly (string | Buffer)[];
 
 function secretList(secrets: Secrets, option: string): readonly (string | Buffer)[] {
@@ -55,7 +60,12 @@ export function verifyGitHubSignature(
   return ok;
 }
 
-/** Options for {@link verifyStripeSignature}. */
+/**
+ * Options for {@link verifyStripeSignature}.
+ *
+ * @example
+ * verifyStripeSignature(buf, header, secret, { tolerance: 600 });
+ */
 export interface StripeSignatureOptions {
   /** Largest accepted age (and clock skew) of the timestamp, in seconds. Default `300`. */
   tolerance?: number;
@@ -102,7 +112,12 @@ export function verifyStripeSignature(
   return ok;
 }
 
-/** A `verify` option for {@link rereadableBody}. */
+/**
+ * A `verify` option for `rereadableBody()`.
+ *
+ * @example
+ * const verify: VerifyFunction = (req, _res, buf) => { if (buf.length === 0) throw new Error('empty'); };
+ */
 export type VerifyFunction = (req: IncomingMessage, res: ServerResponse, buf: Buffer) => void;
 
 function signatureError(message: string): HttpError {
