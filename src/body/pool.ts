@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel';
 import { HttpError } from '../core/errors';
-import { type BodyPoolMessage, CHANNELS, publisher } from '../core/instrument';
+import { type BodyPoolMessage, CHANNELS } from '../core/instrument';
 import { readOptions } from '../core/options';
 import { parseBytes } from '../core/units';
 
@@ -55,7 +56,12 @@ export interface BufferPoolStats {
  */
 export const POISON_BYTE = 0xdb;
 
-const publishPool = publisher<BodyPoolMessage>(CHANNELS.bodyPool);
+const poolChannel = diagnostics.channel(CHANNELS.bodyPool);
+
+/** Publishes a pool event; builds the message only when someone listens. */
+function publishPool(pool: BufferPool, event: BodyPoolMessage['event'], bytes: number): void {
+  if (poolChannel.hasSubscribers) poolChannel.publish({ event, bytes, stats: pool.stats() });
+}
 
 /**
  * One lease of pooled memory. The lease owns its own `ArrayBuffer` (never a
@@ -207,7 +213,7 @@ export class BufferPool {
     const c = this.counters;
     if (c.inUse + capacity > this.maxInFlight) {
       c.rejected++;
-      publishPool({ event: 'exhausted', bytes: capacity, stats: this.stats() });
+      publishPool(this, 'exhausted', capacity);
       throw new HttpError(
         503,
         'body.pool.exhausted',
@@ -232,7 +238,7 @@ export class BufferPool {
     c.inUse += capacity;
     c.leases++;
     if (c.inUse > c.peak) c.peak = c.inUse;
-    publishPool({ event: 'lease', bytes: capacity, stats: this.stats() });
+    publishPool(this, 'lease', capacity);
     return new Lease(this, memory);
   }
 
@@ -257,14 +263,14 @@ export class BufferPool {
       list.push(moved);
       c.retained += capacity;
     }
-    publishPool({ event: 'release', bytes: capacity, stats: this.stats() });
+    publishPool(this, 'release', capacity);
   }
 
   /** @internal Called by {@link Lease.detach}: the memory left the pool. */
   forget(lease: Lease): void {
     this.counters.inUse -= lease.capacity;
     this.counters.leases--;
-    publishPool({ event: 'release', bytes: lease.capacity, stats: this.stats() });
+    publishPool(this, 'release', lease.capacity);
   }
 
   /** The pool's counters. */

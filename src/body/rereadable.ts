@@ -58,6 +58,12 @@ export class RereadableBody {
   text(): string {
     if (this._text !== undefined) return this._text;
     const charset = charsetOf(this._contentType) ?? 'utf-8';
+    if (charset === 'utf-8' || charset === 'utf8') {
+      const utf8 = this.buffer().toString('utf8');
+      const text = utf8.charCodeAt(0) === 0xfeff ? utf8.slice(1) : utf8;
+      this._text = text;
+      return text;
+    }
     let decoder: TextDecoder;
     try {
       decoder = new TextDecoder(charset);
