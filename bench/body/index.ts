@@ -113,11 +113,13 @@ async function main(): Promise<void> {
   console.log(
     `rereadableBody bench: ${CONNECTIONS} connections, ${SECONDS}s per case, noisy shared machine: read ratios, not absolutes\n`,
   );
+  const only = process.env.BENCH_ONLY; // e.g. 'flood' or '64 KiB'
   for (const [label, size] of [
     ['1 KiB', 1024],
     ['64 KiB', 64 * 1024],
     ['1 MiB', 1024 * 1024],
   ] as const) {
+    if (only !== undefined && only !== label) continue;
     const body = jsonOf(size);
     const results = {} as Record<Mode, Result>;
     for (const mode of MODES) results[mode] = await runCase(mode, body, SECONDS);
@@ -136,14 +138,16 @@ async function main(): Promise<void> {
       `  ours vs raw:    throughput ${ratio(o.rps, results.raw.rps)}, allocations ${ratio(results.raw.allocPerReq, o.allocPerReq)} lower, RSS ${ratio(o.peakRss, results.raw.peakRss)}\n`,
     );
   }
+  if (only !== undefined && only !== 'flood') return;
   const flood = jsonOf(1024 * 1024);
   console.log(
     'Flood: 1 MiB uploads, 200 connections; ours with maxInFlight 32mb (past it: 503 + Retry-After)',
   );
   const fl = {} as Record<Mode, Result>;
-  for (const mode of MODES)
+  const floodModes = (process.env.BENCH_MODES?.split(',') ?? MODES) as Mode[];
+  for (const mode of floodModes)
     fl[mode] = await runCase(mode, flood, SECONDS, { BENCH_MAX_IN_FLIGHT: '32mb' });
-  for (const mode of MODES) {
+  for (const mode of floodModes) {
     const r = fl[mode];
     console.log(
       `  ${mode.padEnd(7)} peak RSS ${mib(r.peakRss).padStart(10)}  ${r.rps.toFixed(0)} req/s  non-2xx ${r.non2xx}`,

@@ -26,6 +26,8 @@ interface ReplayState {
   stopped: boolean;
   /** The release function of the hold the current pass has, if any. */
   letGo: (() => void) | undefined;
+  /** Removes the current pass's listeners and `_read` from `req`. */
+  disarm: (() => void) | undefined;
 }
 
 /**
@@ -36,12 +38,14 @@ interface ReplayState {
  * the body while it is being read; the response finishing stops it.
  */
 export function makeRereadable(req: IncomingMessage, body: RereadableBody): ReplayHandle {
-  const state: ReplayState = { stopped: false, letGo: undefined };
+  const state: ReplayState = { stopped: false, letGo: undefined, disarm: undefined };
   arm(req as ReplayableRequest, body, state, false);
   return {
     stop(): void {
       state.stopped = true;
       state.letGo?.();
+      // Idle keep-alive sockets keep their last request alive: let go of the body.
+      state.disarm?.();
     },
   };
 }
@@ -116,6 +120,16 @@ function arm(
   };
   req.on('end', passEnded);
   req.on('close', letGo);
+  replay.disarm = function disarm(): void {
+    req.removeListener('end', passEnded);
+    req.removeListener('close', letGo);
+    if (req._read === replayRead) req._read = stoppedRead;
+  };
+  const replayRead = req._read;
+}
+
+function stoppedRead(this: ReplayableRequest): void {
+  this.destroy(releasedError());
 }
 
 function hasConsumer(req: ReplayableRequest): boolean {
