@@ -54,7 +54,10 @@ export class RereadableBody {
     return this._lease.view(this.length);
   }
 
-  /** The body decoded with the Content-Type charset (default utf-8); 415 `charset.unsupported` when unknown. */
+  /**
+   * The body decoded with the Content-Type charset (default utf-8), cached
+   * until release; 415 `charset.unsupported` when unknown.
+   */
   text(): string {
     if (this._text !== undefined) return this._text;
     const charset = charsetOf(this._contentType) ?? 'utf-8';
@@ -76,7 +79,7 @@ export class RereadableBody {
   }
 
   /**
-   * The body parsed as JSON, once (cached). A charset other than `utf-*` is a
+   * The body parsed as JSON, once (cached until release). A charset other than `utf-*` is a
    * 415 `charset.unsupported`; bad JSON a 400 `entity.parse.failed`, as body-parser.
    */
   json<T = unknown>(): T {
@@ -134,6 +137,13 @@ export class RereadableBody {
     if (this._refs > 0) return;
     const lease = this._lease;
     this._lease = null;
+    if (lease !== null) {
+      // A keep-alive socket may keep its last request (and res.locals) alive:
+      // drop the derived copies with the bytes.
+      this._text = undefined;
+      this._json = undefined;
+      this._parsed = false;
+    }
     lease?.release();
   }
 
