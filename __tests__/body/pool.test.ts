@@ -31,6 +31,23 @@ describe('BufferPool', () => {
     b.release();
   });
 
+  test("a view's .buffer is the lease's own ArrayBuffer: no other request's bytes in it", () => {
+    const pool = new BufferPool({ poison: true });
+    const a = pool.lease(100);
+    a.view(6).write('secret');
+    a.used = 6;
+    a.release();
+    const b = pool.lease(100);
+    b.view(2).write('hi');
+    b.used = 2;
+    const view = b.view(2);
+    expect(view.buffer.byteLength).toBe(b.capacity);
+    const whole = Buffer.from(view.buffer);
+    expect(whole.includes('secret')).toBe(false);
+    expect([...whole.subarray(2, 6)]).toEqual([POISON_BYTE, POISON_BYTE, POISON_BYTE, POISON_BYTE]);
+    b.release();
+  });
+
   test('retained bytes are capped and the in-flight budget refuses with 503 before allocating', () => {
     const pool = new BufferPool({ maxRetained: 4096, maxInFlight: 8192, retryAfter: 2 });
     const leases = [pool.lease(4096), pool.lease(4096)];
@@ -150,6 +167,36 @@ describe.each(FLAVOURS)('leases on %s', (flavour) => {
     expect(app.errors[0]).toMatchObject({ type: 'body.pool.exhausted' });
     hold.release();
     expect(pool.stats().inUse).toBe(0);
+  });
+});
+
+describe('chunked uploads', () => {
+  test('a chunked body of unknown length grows its lease and arrives intact', async () => {
+    const pool = new BufferPool({ poison: true });
+    const app = await mount('express5', {
+      use: [rereadableBody({ pool })],
+      handler: (_req, res) => res.end(String(bodyOf(res).buffer().equals(expected))),
+    });
+    const expected = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) % 256));
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${app.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      req.on('response', (res) => {
+        let out = '';
+        res.on('data', (c: Buffer) => {
+          out += c.toString();
+        });
+        res.on('end', () => resolve(out));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < expected.length; i += 10_000) req.write(expected.subarray(i, i + 10_000));
+      req.end();
+    });
+    expect(text).toBe('true');
+    await waitFor(() => pool.stats().inUse === 0);
+    expect(pool.stats().peak).toBeGreaterThanOrEqual(512 * 1024);
   });
 });
 
