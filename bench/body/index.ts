@@ -122,7 +122,12 @@ async function main(): Promise<void> {
     if (only !== undefined && only !== label) continue;
     const body = jsonOf(size);
     const results = {} as Record<Mode, Result>;
-    for (const mode of MODES) results[mode] = await runCase(mode, body, SECONDS);
+    // Interleave the contenders twice (ours first, then last) and keep each one's best run,
+    // so the order and a noisy neighbour weigh less.
+    for (const mode of [...MODES, ...[...MODES].reverse()]) {
+      const r = await runCase(mode, body, SECONDS);
+      if (results[mode] === undefined || r.rps > results[mode].rps) results[mode] = r;
+    }
     const o = results.ours;
     console.log(`POST ${label} JSON`);
     for (const mode of MODES) {
