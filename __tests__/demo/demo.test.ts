@@ -57,4 +57,14 @@ test('npm start serves the demo index and its routes', async () => {
       .split('\n')
       .map((l) => JSON.parse(l).id),
   ).toEqual([1, 2, 3, 4, 5]);
+  const echo = await fetch(`${base}/body/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"hello":"world"}',
+  });
+  expect(await echo.json()).toEqual({
+    parsedByExpressJson: { hello: 'world' },
+    parsedByUs: { hello: 'world' },
+    bytes: 17,
+  });
 }, 60_000);

@@ -31,6 +31,8 @@ export interface AppSpec {
   errorHandler?: ErrorRequestHandler;
   /** NestJS only: keep Nest's default body parser (off by default). */
   nestBodyParser?: boolean;
+  /** NestJS only: `rawBody: true` (Nest's parser keeps `req.rawBody`); needs `nestBodyParser`. */
+  nestRawBody?: boolean;
 }
 
 export interface Mounted {
@@ -119,7 +121,12 @@ async function build(
     case 'http':
       return createServer(chain([...middlewares, terminal], onError));
     case 'nest':
-      return buildNest([...middlewares, terminal], onError, spec.nestBodyParser ?? false);
+      return buildNest(
+        [...middlewares, terminal],
+        onError,
+        spec.nestBodyParser ?? false,
+        spec.nestRawBody ?? false,
+      );
   }
 }
 
@@ -151,6 +158,7 @@ async function buildNest(
   handlers: RequestHandler[],
   onError: ErrorRequestHandler,
   bodyParser: boolean,
+  rawBody = false,
 ): Promise<Server> {
   class AppModule {
     configure(consumer: MiddlewareConsumer): void {
@@ -172,6 +180,7 @@ async function buildNest(
   Catch()(ErrorFramesFilter);
   const app = await NestFactory.create(AppModule, {
     bodyParser,
+    rawBody,
     logger: false,
     abortOnError: false,
   });

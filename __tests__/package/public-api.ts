@@ -27,6 +27,17 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'sse',
   ],
   'streamguard/tee': ['DEFAULT_REDACT', 'responseTee'],
+  'streamguard/body': [
+    'BufferPool',
+    'Lease',
+    'POISON_BYTE',
+    'RereadableBody',
+    'githubVerify',
+    'rereadableBody',
+    'stripeVerify',
+    'verifyGitHubSignature',
+    'verifyStripeSignature',
+  ],
 };
 
 /** Names only the root exports. */

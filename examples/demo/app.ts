@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { errorFrames, HttpError } from '../../src';
+import { bodyDemo } from './body';
 import { channelDemo } from './channel';
 import { errorsDemo } from './errors';
 import { rateLimitDemo } from './rate-limit';
@@ -8,7 +9,14 @@ import { sseDemo } from './sse';
 import { teeDemo } from './tee';
 
 /** Every section of the demo, in the order the index page lists them. Each middleware adds one. */
-const sections: DemoSection[] = [errorsDemo, rateLimitDemo, teeDemo, sseDemo, channelDemo];
+const sections: DemoSection[] = [
+  errorsDemo,
+  bodyDemo,
+  teeDemo,
+  sseDemo,
+  channelDemo,
+  rateLimitDemo,
+];
 
 /**
  * The demo app: each middleware mounted on its own routes, and a plain-text

@@ -17,6 +17,12 @@ export const CHANNELS = {
   shutdown: 'streamguard:core:shutdown',
 
   // rereadableBody (src/body)
+  /** A body was read into a lease: {@link BodyReadMessage}. */
+  bodyRead: 'streamguard:body:read',
+  /** Reading a body failed: {@link BodyErrorMessage}. */
+  bodyError: 'streamguard:body:error',
+  /** A BufferPool leased, released or refused memory: {@link BodyPoolMessage}. */
+  bodyPool: 'streamguard:body:pool',
 
   // responseTee (src/tee)
   /** A teed response closed and its record was built: {@link TeeCaptureMessage}. */
@@ -59,6 +65,37 @@ export interface ShutdownMessage {
 // Message types, one block per middleware, in the order above.
 
 // rereadableBody (src/body)
+/** Published on `streamguard:body:read`. */
+export interface BodyReadMessage {
+  /** Decoded body length in bytes. */
+  length: number;
+  /** Bytes received on the wire (differs when inflated). */
+  received: number;
+  /** `identity`, `gzip`, `deflate` or `br`. */
+  encoding: string;
+  /** Whether the bytes were adopted from a parser that ran before (NestJS `rawBody`). */
+  adopted: boolean;
+}
+/** Published on `streamguard:body:error`. */
+export interface BodyErrorMessage {
+  status: number;
+  type: string;
+}
+/** Published on `streamguard:body:pool`. */
+export interface BodyPoolMessage {
+  event: 'lease' | 'release' | 'exhausted';
+  /** The size class involved. */
+  bytes: number;
+  stats: {
+    hits: number;
+    misses: number;
+    rejected: number;
+    inUse: number;
+    retained: number;
+    peak: number;
+    leases: number;
+  };
+}
 
 // responseTee (src/tee)
 

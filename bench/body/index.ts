@@ -1,0 +1,169 @@
+/**
+ * rereadableBody against the usual ways to keep the raw body:
+ * `express.json({ verify: stash rawBody })` and `express.raw()` + JSON.parse.
+ * POST 1 KiB, 64 KiB, 1 MiB JSON with 200 connections (autocannon, here),
+ * each server in its own child process. Then a flood of 1 MiB uploads.
+ *
+ *   npx tsx bench/body/index.ts          # BENCH_SECONDS=3 by default
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = 200;
+const MODES = ['ours', 'verify', 'raw'] as const;
+type Mode = (typeof MODES)[number];
+
+interface Result {
+  rps: number;
+  allocPerReq: number;
+  peakRss: number;
+  non2xx: number;
+}
+
+function jsonOf(size: number): string {
+  const items: string[] = [];
+  let length = 2;
+  let i = 0;
+  while (length < size - 64) {
+    const item = `{"id":${i},"name":"item-${i}","tags":["a","b"],"v":${(i * 7919) % 1000}}`;
+    items.push(item);
+    length += item.length + 1;
+    i++;
+  }
+  const body = `{"items":[${items.join(',')}],"pad":"`;
+  return `${body}${'x'.repeat(Math.max(0, size - body.length - 2))}"}`;
+}
+
+function startServer(
+  mode: Mode,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(resolve(__dirname, 'server.ts'), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: { ...process.env, BENCH_MODE: mode, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolvePort, reject) => {
+    child.on('message', function onReady(msg: { port?: number }): void {
+      if (typeof msg?.port !== 'number') return;
+      child.off('message', onReady);
+      resolvePort({ child, port: msg.port });
+    });
+    child.once('exit', (code) => reject(new Error(`server ${mode} exited ${code}`)));
+  });
+}
+
+function ask(
+  child: ChildProcess,
+  msg: string,
+): Promise<{ requests: number; allocated: number; peakRss: number }> {
+  return new Promise((resolveReply) => {
+    child.on(
+      'message',
+      function onReply(reply: { requests?: number; allocated: number; peakRss: number }): void {
+        if (typeof reply?.requests !== 'number') return;
+        child.off('message', onReply);
+        resolveReply(reply as { requests: number; allocated: number; peakRss: number });
+      },
+    );
+    child.send(msg);
+  });
+}
+
+async function runCase(
+  mode: Mode,
+  body: string,
+  seconds: number,
+  env: Record<string, string> = {},
+): Promise<Result> {
+  const { child, port } = await startServer(mode, env);
+  const opts = {
+    url: `http://127.0.0.1:${port}/`,
+    method: 'POST' as const,
+    connections: CONNECTIONS,
+    headers: { 'content-type': 'application/json' },
+    body,
+  };
+  await autocannon({ ...opts, duration: 1 }); // warm-up
+  child.send('start');
+  const result = await autocannon({ ...opts, duration: seconds });
+  const mem = await ask(child, 'stop');
+  child.kill();
+  return {
+    rps: result.requests.average,
+    allocPerReq: mem.requests === 0 ? 0 : mem.allocated / mem.requests,
+    peakRss: mem.peakRss,
+    non2xx: result.non2xx,
+  };
+}
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(1)} KiB`;
+}
+function ratio(a: number, b: number): string {
+  return b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`;
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `rereadableBody bench: ${CONNECTIONS} connections, ${SECONDS}s per case, noisy shared machine: read ratios, not absolutes\n`,
+  );
+  const only = process.env.BENCH_ONLY; // e.g. 'flood' or '64 KiB'
+  for (const [label, size] of [
+    ['1 KiB', 1024],
+    ['64 KiB', 64 * 1024],
+    ['1 MiB', 1024 * 1024],
+  ] as const) {
+    if (only !== undefined && only !== label) continue;
+    const body = jsonOf(size);
+    const results = {} as Record<Mode, Result>;
+    // Interleave the contenders twice (ours first, then last) and keep each one's best run,
+    // so the order and a noisy neighbour weigh less.
+    for (const mode of [...MODES, ...[...MODES].reverse()]) {
+      const r = await runCase(mode, body, SECONDS);
+      if (results[mode] === undefined || r.rps > results[mode].rps) results[mode] = r;
+    }
+    const o = results.ours;
+    console.log(`POST ${label} JSON`);
+    for (const mode of MODES) {
+      const r = results[mode];
+      console.log(
+        `  ${mode.padEnd(7)} ${r.rps.toFixed(0).padStart(7)} req/s  alloc/req ${kib(r.allocPerReq).padStart(10)}  peak RSS ${mib(r.peakRss).padStart(10)}  non-2xx ${r.non2xx}`,
+      );
+    }
+    console.log(
+      `  ours vs verify: throughput ${ratio(o.rps, results.verify.rps)}, allocations ${ratio(results.verify.allocPerReq, o.allocPerReq)} lower, RSS ${ratio(o.peakRss, results.verify.peakRss)}`,
+    );
+    console.log(
+      `  ours vs raw:    throughput ${ratio(o.rps, results.raw.rps)}, allocations ${ratio(results.raw.allocPerReq, o.allocPerReq)} lower, RSS ${ratio(o.peakRss, results.raw.peakRss)}\n`,
+    );
+  }
+  if (only !== undefined && only !== 'flood') return;
+  const flood = jsonOf(1024 * 1024);
+  console.log(
+    'Flood: 1 MiB uploads, 200 connections; ours with maxInFlight 32mb (past it: 503 + Retry-After)',
+  );
+  const fl = {} as Record<Mode, Result>;
+  const floodModes = (process.env.BENCH_MODES?.split(',') ?? MODES) as Mode[];
+  for (const mode of floodModes)
+    fl[mode] = await runCase(mode, flood, SECONDS, { BENCH_MAX_IN_FLIGHT: '32mb' });
+  for (const mode of floodModes) {
+    const r = fl[mode];
+    console.log(
+      `  ${mode.padEnd(7)} peak RSS ${mib(r.peakRss).padStart(10)}  ${r.rps.toFixed(0)} req/s  non-2xx ${r.non2xx}`,
+    );
+  }
+  console.log(
+    `  peak RSS ours/verify ${ratio(fl.ours.peakRss, fl.verify.peakRss)}, ours/raw ${ratio(fl.ours.peakRss, fl.raw.peakRss)}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

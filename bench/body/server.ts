@@ -1,0 +1,96 @@
+/**
+ * One benchmark server, in its own process (so it runs on the other core):
+ * `BENCH_MODE` = `ours` | `verify` | `raw`. It reports memory over IPC:
+ * `start` resets the counters, `stop` answers with requests served,
+ * estimated bytes allocated (sum of positive heap+external deltas sampled
+ * every 2 ms) and peak RSS.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { BufferPool, rereadableBody } from '../../src/body';
+
+const mode = process.env.BENCH_MODE ?? 'ours';
+const maxInFlight = process.env.BENCH_MAX_IN_FLIGHT ?? '64mb';
+const app = express();
+let requests = 0;
+
+type RawRequest = IncomingMessage & { rawBody?: Buffer; body?: unknown };
+
+function answer(res: ServerResponse, value: unknown, raw: number): void {
+  requests++;
+  const keys = typeof value === 'object' && value !== null ? Object.keys(value).length : 0;
+  res.setHeader('content-type', 'application/json');
+  res.end(`{"keys":${keys},"bytes":${raw}}`);
+}
+
+if (mode === 'ours') {
+  const pool = new BufferPool({ maxInFlight, maxRetained: '32mb' });
+  app.post('/', rereadableBody({ limit: '2mb', pool }), function ours(_req, res) {
+    const body = res.locals.body;
+    answer(res, body?.json(), body?.length ?? 0);
+  });
+} else if (mode === 'verify') {
+  app.post(
+    '/',
+    express.json({
+      limit: '2mb',
+      verify: function stash(req: RawRequest, _res: ServerResponse, buf: Buffer): void {
+        req.rawBody = buf;
+      },
+    }),
+    function verifyHack(req: RawRequest, res) {
+      answer(res, req.body, req.rawBody?.length ?? 0);
+    },
+  );
+} else {
+  app.post(
+    '/',
+    express.raw({ type: '*/*', limit: '2mb' }),
+    function rawThenParse(req: RawRequest, res) {
+      const buf = req.body as Buffer;
+      answer(res, JSON.parse(buf.toString('utf8')), buf.length);
+    },
+  );
+}
+app.use(function onError(
+  err: { status?: number },
+  _req: IncomingMessage,
+  res: ServerResponse,
+  _next: unknown,
+) {
+  res.statusCode = err.status ?? 500;
+  res.end();
+});
+
+let allocated = 0;
+let peakRss = 0;
+let last = 0;
+function sample(): void {
+  const m = process.memoryUsage();
+  const now = m.heapUsed + m.external;
+  if (now > last) allocated += now - last;
+  last = now;
+  if (m.rss > peakRss) peakRss = m.rss;
+}
+const sampler = setInterval(sample, 2);
+sampler.unref();
+
+process.on('message', function onMessage(msg: string): void {
+  if (msg === 'start') {
+    globalThis.gc?.();
+    allocated = 0;
+    requests = 0;
+    peakRss = process.memoryUsage().rss;
+    last = process.memoryUsage().heapUsed + process.memoryUsage().external;
+  } else if (msg === 'stop') {
+    sample();
+    process.send?.({ requests, allocated, peakRss });
+  }
+});
+
+const server = createServer(app);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', function ready(): void {
+  process.send?.({ port: (server.address() as AddressInfo).port });
+});

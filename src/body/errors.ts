@@ -1,0 +1,70 @@
+import { HttpError } from '../core/errors';
+
+/** 413 `entity.too.large`, as raw-body words it. */
+export function tooLarge(limit: number, received: number, length?: number): HttpError {
+  return new HttpError(413, 'entity.too.large', 'request entity too large', {
+    limit,
+    received,
+    ...(length === undefined ? {} : { length, expected: length }),
+  });
+}
+
+/** 400 `request.size.invalid`: the body did not match its Content-Length. */
+export function sizeInvalid(expected: number, received: number): HttpError {
+  return new HttpError(400, 'request.size.invalid', 'request size did not match content length', {
+    expected,
+    length: expected,
+    received,
+  });
+}
+
+/** 400 `request.aborted`: the client went away mid-body. */
+export function aborted(received: number, expected?: number): HttpError {
+  return new HttpError(400, 'request.aborted', 'request aborted', {
+    received,
+    ...(expected === undefined ? {} : { expected, length: expected }),
+  });
+}
+
+/** 415 `encoding.unsupported`, as body-parser words it. */
+export function encodingUnsupported(encoding: string): HttpError {
+  return new HttpError(415, 'encoding.unsupported', `unsupported content encoding "${encoding}"`, {
+    encoding,
+  });
+}
+
+/** 415 `charset.unsupported`, as body-parser words it. */
+export function charsetUnsupported(charset: string): HttpError {
+  return new HttpError(
+    415,
+    'charset.unsupported',
+    `unsupported charset "${charset.toUpperCase()}"`,
+    {
+      charset,
+    },
+  );
+}
+
+/** 400 `entity.parse.failed`, with the parser's message. */
+export function parseFailed(cause: unknown): HttpError {
+  const m = (cause as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : 'invalid JSON';
+  return new HttpError(400, 'entity.parse.failed', message, { cause });
+}
+
+/** 400 `encoding.invalid`: the compressed body could not be inflated. */
+export function inflateFailed(cause: unknown): HttpError {
+  const m = (cause as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : 'invalid compressed body';
+  return new HttpError(400, 'encoding.invalid', message, { cause });
+}
+
+/** 413 `body.inflation.ratio`: a compressed body inflates suspiciously (zip bomb). */
+export function ratioExceeded(ratio: number, received: number, inflated: number): HttpError {
+  return new HttpError(
+    413,
+    'body.inflation.ratio',
+    `compressed body inflates more than ${ratio}x; refusing it`,
+    { limit: ratio, received, length: inflated },
+  );
+}

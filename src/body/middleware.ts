@@ -1,0 +1,329 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../core/errors';
+import {
+  type BodyErrorMessage,
+  type BodyReadMessage,
+  CHANNELS,
+  publisher,
+} from '../core/instrument';
+import { onResponseDone } from '../core/lifecycle';
+import { ensureLocals, LOCALS } from '../core/locals';
+import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
+import type { NextFunction, RequestHandler } from '../core/types';
+import { parseBytes } from '../core/units';
+import { encodingUnsupported, tooLarge } from './errors';
+import './locals';
+import { hasBody, type TypeOption, typePredicate } from './media';
+import { BufferPool } from './pool';
+import { type ReadResult, readBody } from './reader';
+import { makeRereadable } from './replay';
+import { RereadableBody } from './rereadable';
+
+/**
+ * Options for {@link rereadableBody}.
+ *
+ * @example
+ * const options: RereadableBodyOptions = { limit: '256kb', type: ['json', '+json'] };
+ */
+export interface RereadableBodyOptions {
+  /** Most decoded bytes a body may have (`bytes` string or number). Default `'1mb'`. */
+  limit?: number | string;
+  /** Which requests to read: media types (`'json'`, `'application/*'`, `'+json'`) or a predicate. Default: every request with a body. */
+  type?: TypeOption;
+  /** Called with the exact bytes before `next()`; a throw is a 403 `entity.verify.failed`, as body-parser. */
+  verify?: (req: IncomingMessage, res: ServerResponse, buf: Buffer) => void;
+  /** Inflate gzip/deflate/br bodies; when false they are a 415. Default `true`. */
+  inflate?: boolean;
+  /** Largest inflated/compressed ratio accepted (zip-bomb guard). Default `100`. */
+  maxInflationRatio?: number;
+  /** After an error, at most this many more bytes are drained before the connection is closed. Default `'1mb'`. */
+  drainLimit?: number | string;
+  /** The pool to lease from; default a pool of its own (see {@link BufferPool}). */
+  pool?: BufferPool;
+}
+
+/**
+ * The middleware, with the pool it leases from.
+ *
+ * @example
+ * const body = rereadableBody();
+ * app.use(body);
+ * app.get('/pool', (_req, res) => res.json(body.pool.stats()));
+ */
+export type RereadableBodyMiddleware = RequestHandler & {
+  /** The pool this middleware leases from (for `stats()`). */
+  readonly pool: BufferPool;
+};
+
+interface Config {
+  readonly limit: number;
+  readonly maxInflationRatio: number;
+  readonly inflate: boolean;
+  readonly drainLimit: number;
+  readonly pool: BufferPool;
+  readonly matches: (req: IncomingMessage) => boolean;
+  readonly verify: ((req: IncomingMessage, res: ServerResponse, buf: Buffer) => void) | undefined;
+}
+
+const ENCODINGS = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
+
+const publishRead = publisher<BodyReadMessage>(CHANNELS.bodyRead);
+const publishError = publisher<BodyErrorMessage>(CHANNELS.bodyError);
+
+type ConsumedRequest = IncomingMessage & { _body?: boolean; rawBody?: unknown };
+
+/**
+ * Reads the request body once into memory leased from a {@link BufferPool}
+ * and makes it readable again: `res.locals.body` is a {@link RereadableBody},
+ * and `req` itself streams the identical bytes to every later consumer
+ * (`express.json()`, multer, a proxy, `req.pipe()`, `for await`). The memory
+ * goes back to the pool when the response has finished and every replay has
+ * ended.
+ *
+ * @example
+ * import { rereadableBody, githubVerify } from 'streamguard/body';
+ * app.post('/webhooks/github',
+ *   rereadableBody({ limit: '256kb', verify: githubVerify(process.env.GH_SECRET!) }),
+ *   express.json(),                        // still works: req is readable again
+ *   (req, res) => res.json({ ok: true, bytes: res.locals.body!.length }),
+ * );
+ */
+export function rereadableBody(options?: RereadableBodyOptions): RereadableBodyMiddleware {
+  const config = readConfig(options);
+  const middleware = function rereadableBodyMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+  ): void {
+    if (!hasBody(req)) {
+      next();
+      return;
+    }
+    handle(config, req, res, next);
+  };
+  return Object.assign(middleware, { pool: config.pool });
+}
+
+function readConfig(options: RereadableBodyOptions | undefined): Config {
+  const o = readOptions(options, 'rereadableBody', [
+    'limit',
+    'type',
+    'verify',
+    'inflate',
+    'maxInflationRatio',
+    'drainLimit',
+    'pool',
+  ]);
+  const limit = parseBytes(o.limit ?? '1mb', 'limit');
+  if (o.pool !== undefined && !(o.pool instanceof BufferPool))
+    throw new TypeError('option pool must be a BufferPool');
+  return Object.freeze({
+    limit,
+    maxInflationRatio: numberOption(o.maxInflationRatio, 'maxInflationRatio', 100, 1, false),
+    inflate: booleanOption(o.inflate, 'inflate', true),
+    drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
+    pool: o.pool ?? new BufferPool({ maxClass: Math.max(limit, 1024) }),
+    matches: typePredicate(o.type),
+    verify: functionOption(o.verify, 'verify'),
+  });
+}
+
+function handle(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+): void {
+  const locals = ensureLocals(res);
+  if (locals[LOCALS.body] instanceof RereadableBody) {
+    next();
+    return;
+  }
+  let matched: boolean;
+  try {
+    matched = config.matches(req);
+  } catch (err) {
+    fail(config, req, next, err);
+    return;
+  }
+  if (!matched) {
+    next();
+    return;
+  }
+  const consumed = req as ConsumedRequest;
+  if (consumed._body === true || req.readableEnded || !req.readable) {
+    adopt(config, consumed, res, next);
+    return;
+  }
+  const encoding = (headerValue(req.headers['content-encoding']) ?? 'identity')
+    .trim()
+    .toLowerCase();
+  if (!ENCODINGS.has(encoding) || (!config.inflate && encoding !== 'identity')) {
+    fail(config, req, next, encodingUnsupported(encoding));
+    return;
+  }
+  const lengthHeader = headerValue(req.headers['content-length']);
+  const expected = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  if (encoding === 'identity' && expected !== undefined && expected > config.limit) {
+    fail(config, req, next, tooLarge(config.limit, 0, expected));
+    return;
+  }
+  // The replay takes the stream over when the read ends: Node must not
+  // destroy it (and emit a late 'close' on the replay) after the first 'end'.
+  keepAlive(req);
+  readBody(
+    req,
+    config.pool,
+    encoding,
+    expected,
+    config,
+    function bodyRead(err: HttpError | null, result?: ReadResult): void {
+      if (err !== null || result === undefined) {
+        fail(config, req, next, err);
+        return;
+      }
+      publishRead({ length: result.length, received: result.received, encoding, adopted: false });
+      if (encoding !== 'identity') {
+        delete req.headers['content-encoding'];
+        delete req.headers['transfer-encoding'];
+        req.headers['content-length'] = String(result.length);
+      }
+      settle(
+        config,
+        req,
+        res,
+        next,
+        new RereadableBody(result.lease, result.length, req.headers['content-type']),
+      );
+    },
+  );
+}
+
+/** A body someone else already read: adopt `req.rawBody` (NestJS `rawBody: true`) or fail clearly. */
+function adopt(
+  config: Config,
+  req: ConsumedRequest,
+  res: ServerResponse,
+  next: NextFunction,
+): void {
+  const raw = req.rawBody;
+  if (!Buffer.isBuffer(raw)) {
+    fail(
+      config,
+      req,
+      next,
+      new HttpError(
+        500,
+        'body.already.consumed',
+        'the request body was already consumed by another body parser before rereadableBody(); ' +
+          'mount rereadableBody() before it, or in NestJS create the app with ' +
+          'NestFactory.create(AppModule, { bodyParser: false }) (or { rawBody: true } so the raw bytes can be adopted)',
+        { expose: false },
+      ),
+    );
+    return;
+  }
+  if (raw.length > config.limit) {
+    fail(config, req, next, tooLarge(config.limit, raw.length, raw.length));
+    return;
+  }
+  // Called from the parser's 'end' listener, Node would destroy the stream
+  // right after (autoDestroy), which would hit the replay: keep it alive.
+  keepAlive(req);
+  const state = (req as IncomingMessage & { _readableState?: { closeEmitted?: boolean } })
+    ._readableState;
+  if (req.destroyed && state?.closeEmitted === false) {
+    // The parser's stream is still closing; a late 'close' must not hit the replay.
+    req.once('close', function adoptAfterClose(): void {
+      adopt(config, req, res, next);
+    });
+    return;
+  }
+  let lease: ReturnType<BufferPool['lease']>;
+  try {
+    lease = config.pool.lease(raw.length);
+  } catch (err) {
+    fail(config, req, next, err);
+    return;
+  }
+  new Uint8Array(lease.memory).set(raw);
+  lease.used = raw.length;
+  publishRead({ length: raw.length, received: raw.length, encoding: 'identity', adopted: true });
+  settle(
+    config,
+    req,
+    res,
+    next,
+    new RereadableBody(lease, raw.length, req.headers['content-type']),
+  );
+}
+
+function settle(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+  body: RereadableBody,
+): void {
+  if (config.verify !== undefined) {
+    try {
+      config.verify(req, res, body.buffer());
+    } catch (err) {
+      body.release();
+      next(verifyFailed(err));
+      return;
+    }
+  }
+  const replay = makeRereadable(req, body);
+  onResponseDone(res, function releaseBody(): void {
+    replay.stop();
+    body.release();
+  });
+  ensureLocals(res)[LOCALS.body] = body;
+  next();
+}
+
+function verifyFailed(err: unknown): HttpError {
+  const message = err instanceof Error ? err.message : 'verification failed';
+  return new HttpError(403, 'entity.verify.failed', message, { cause: err });
+}
+
+/**
+ * Passes `err` on after making sure the socket cannot hang: the rest of the
+ * body is drained by whoever answers (errorFrames, finalhandler, Node after
+ * the response), but at most `drainLimit` more bytes; past that the
+ * connection is closed.
+ */
+function fail(config: Config, req: IncomingMessage, next: NextFunction, err: unknown): void {
+  const e = err as { status?: number; type?: string };
+  publishError({ status: e.status ?? 500, type: e.type ?? 'unknown' });
+  if (!req.complete && !req.destroyed) boundDrain(req, config.drainLimit);
+  next(err);
+}
+
+function boundDrain(req: IncomingMessage, drainLimit: number): void {
+  let drained = 0;
+  function countDrained(chunk: Buffer): void {
+    drained += chunk.length;
+    if (drained > drainLimit) {
+      req.removeListener('data', countDrained);
+      req.socket?.destroy();
+    }
+  }
+  function stopCounting(): void {
+    req.removeListener('data', countDrained);
+  }
+  req.on('data', countDrained);
+  req.once('end', stopCounting);
+  req.once('close', stopCounting);
+}
+
+function keepAlive(req: IncomingMessage): void {
+  const state = (req as IncomingMessage & { _readableState?: { autoDestroy?: boolean } })
+    ._readableState;
+  if (state !== undefined) state.autoDestroy = false;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,172 @@
+import type { IncomingMessage } from 'node:http';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { HttpError } from '../core/errors';
+import { aborted, inflateFailed, ratioExceeded, sizeInvalid, tooLarge } from './errors';
+import type { BufferPool, Lease } from './pool';
+
+/** What the reader needs from the middleware's config. */
+export interface ReadLimits {
+  limit: number;
+  maxInflationRatio: number;
+}
+
+/** A body read into pooled memory. */
+export interface ReadResult {
+  lease: Lease;
+  length: number;
+  received: number;
+}
+
+/** Bytes of inflated output a body may produce before the ratio guard applies. */
+const RATIO_GRACE = 64 * 1024;
+/** First lease for a body of unknown length. */
+const UNKNOWN_START = 16 * 1024;
+
+/**
+ * Reads `req` into a lease from `pool` (raw-body semantics: limit on decoded
+ * bytes, Content-Length checked, gzip/deflate/br inflated with a ratio
+ * guard). Calls `done` exactly once. On failure the lease is already
+ * released and the request is left for the caller to drain or close.
+ */
+export function readBody(
+  req: IncomingMessage,
+  pool: BufferPool,
+  encoding: string,
+  expected: number | undefined,
+  limits: ReadLimits,
+  done: (err: HttpError | null, result?: ReadResult) => void,
+): void {
+  const identity = encoding === 'identity';
+  let lease: Lease;
+  try {
+    const first =
+      identity && expected !== undefined ? expected : Math.min(limits.limit, UNKNOWN_START);
+    lease = pool.lease(first);
+  } catch (err) {
+    done(err as HttpError);
+    return;
+  }
+  let bytes = new Uint8Array(lease.memory);
+  let length = 0;
+  let received = 0;
+  let finished = false;
+  let wireEnded = false;
+  const inflater = identity ? undefined : createInflater(encoding);
+
+  function finish(err: HttpError | null): void {
+    if (finished) return;
+    finished = true;
+    req.removeListener('data', onWire);
+    req.removeListener('end', onWireEnd);
+    req.removeListener('aborted', onAborted);
+    req.removeListener('close', onClose);
+    req.removeListener('error', onError);
+    if (inflater !== undefined) {
+      inflater.removeListener('data', onDecoded);
+      inflater.removeListener('end', onDecodedEnd);
+      inflater.removeListener('error', onInflateError);
+      if (err !== null) inflater.destroy();
+    }
+    if (err !== null) {
+      lease.release();
+      done(err);
+      return;
+    }
+    done(null, { lease, length, received });
+  }
+
+  function append(chunk: Buffer): void {
+    const next = length + chunk.length;
+    if (next > limits.limit) {
+      finish(tooLarge(limits.limit, next, expected));
+      return;
+    }
+    if (next > lease.capacity) {
+      let grown: Lease;
+      try {
+        grown = pool.lease(Math.min(limits.limit, Math.max(next, lease.capacity * 2)));
+      } catch (err) {
+        finish(err as HttpError);
+        return;
+      }
+      const target = new Uint8Array(grown.memory);
+      target.set(bytes.subarray(0, length));
+      grown.used = length;
+      lease.release();
+      lease = grown;
+      bytes = target;
+    }
+    bytes.set(chunk, length);
+    length = next;
+    lease.used = length;
+  }
+
+  function onWire(chunk: Buffer): void {
+    received += chunk.length;
+    if (inflater === undefined) {
+      append(chunk);
+      return;
+    }
+    inflater.write(chunk);
+  }
+
+  function onDecoded(chunk: Buffer): void {
+    if (finished) return;
+    if (
+      length + chunk.length > RATIO_GRACE &&
+      length + chunk.length > received * limits.maxInflationRatio
+    ) {
+      finish(ratioExceeded(limits.maxInflationRatio, received, length + chunk.length));
+      return;
+    }
+    append(chunk);
+  }
+
+  function onWireEnd(): void {
+    wireEnded = true;
+    if (expected !== undefined && received !== expected) {
+      finish(sizeInvalid(expected, received));
+      return;
+    }
+    if (inflater === undefined) finish(null);
+    else inflater.end();
+  }
+
+  function onDecodedEnd(): void {
+    finish(null);
+  }
+
+  function onInflateError(err: Error): void {
+    finish(inflateFailed(err));
+  }
+
+  function onAborted(): void {
+    finish(aborted(received, expected));
+  }
+
+  function onClose(): void {
+    if (!wireEnded) finish(aborted(received, expected));
+  }
+
+  function onError(): void {
+    finish(aborted(received, expected));
+  }
+
+  if (inflater !== undefined) {
+    inflater.on('data', onDecoded);
+    inflater.on('end', onDecodedEnd);
+    inflater.on('error', onInflateError);
+  }
+  req.on('data', onWire);
+  req.on('end', onWireEnd);
+  req.on('aborted', onAborted);
+  req.on('close', onClose);
+  req.on('error', onError);
+}
+
+function createInflater(encoding: string): Transform {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return createGunzip();
+  if (encoding === 'br') return createBrotliDecompress();
+  return createInflate();
+}
