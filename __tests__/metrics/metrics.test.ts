@@ -139,3 +139,30 @@ test('rate limit decisions, tee captures and event streams are counted from real
   expect(text.value('streamguard_stream_events_sent_total', { kind: 'sse' })).toBe(3);
   m.close();
 });
+
+test('request bodies and the buffer pool are counted, and in-use bytes return to zero', async () => {
+  const { rereadableBody, BufferPool } = await import('../../src/body');
+  const registry = new Registry();
+  const m = metrics({ registry });
+  const pool = new BufferPool({ maxInFlight: '4mb' });
+  const bodies = rereadableBody({ pool, limit: '1kb' });
+  const app = await mount('express5', { use: [bodies], handler: (_req, res) => res.end('ok') });
+  expect((await request(app.server).post('/').type('json').send('{"a":1}')).status).toBe(200);
+  expect(
+    (
+      await request(app.server)
+        .post('/')
+        .type('json')
+        .send(`{"a":"${'x'.repeat(4000)}"}`)
+    ).status,
+  ).toBe(413);
+  await new Promise((r) => setTimeout(r, 20));
+  const text = await scrape(registry);
+  expect(text.value('streamguard_body_reads_total', { encoding: 'identity' })).toBe(1);
+  expect(text.value('streamguard_body_bytes_total', { kind: 'decoded' })).toBe(7);
+  expect(text.value('streamguard_body_errors_total', { type: 'entity.too.large' })).toBe(1);
+  expect(text.value('streamguard_body_pool_events_total', { event: 'lease' })).toBe(1);
+  expect(text.value('streamguard_body_pool_events_total', { event: 'release' })).toBe(1);
+  expect(text.value('streamguard_body_pool_in_use_bytes')).toBe(0);
+  m.close();
+});

@@ -2,6 +2,9 @@ import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type BatchFlushMessage,
+  type BodyErrorMessage,
+  type BodyPoolMessage,
+  type BodyReadMessage,
   type CallbackErrorMessage,
   CHANNELS,
   type RateLimitDecisionMessage,
@@ -112,6 +115,7 @@ export function metrics(options?: MetricsOptions): Metrics {
     ...streamSubscriptions(make, o.buckets),
     ...rateLimitSubscriptions(make),
     ...teeSubscriptions(make),
+    ...bodySubscriptions(make),
   ];
   for (const s of subscriptions) diagnostics.subscribe(s.channel, s.onMessage);
 
@@ -344,6 +348,67 @@ function teeSubscriptions(make: CollectorFactory): Subscription[] {
         if (m.truncated) truncated.inc({});
         bytes.inc({ kind: 'sent' }, m.bytes);
         bytes.inc({ kind: 'captured' }, m.capturedBytes);
+      },
+    },
+  ];
+}
+
+function bodySubscriptions(make: CollectorFactory): Subscription[] {
+  const reads = make.counter(
+    'body_reads_total',
+    'Request bodies read into a pooled lease, by content encoding',
+    ['encoding'],
+  );
+  const bytes = make.counter('body_bytes_total', 'Request body bytes, as received and as decoded', [
+    'kind',
+  ]);
+  const errors = make.counter('body_errors_total', 'Request bodies refused, by error type', [
+    'type',
+  ]);
+  const events = make.counter(
+    'body_pool_events_total',
+    'Buffer pool leases, releases and refusals (pool exhausted)',
+    ['event'],
+  );
+  const inUse = make.gauge('body_pool_in_use_bytes', 'Bytes leased to requests now', []);
+  const retained = make.gauge('body_pool_retained_bytes', 'Bytes kept for reuse', []);
+  const peak = make.gauge('body_pool_peak_bytes', 'Most bytes ever leased at once', []);
+  const hits = make.gauge(
+    'body_pool_hits',
+    'Leases served from retained memory (cumulative, as last reported)',
+    [],
+  );
+  const misses = make.gauge(
+    'body_pool_misses',
+    'Leases that allocated (cumulative, as last reported)',
+    [],
+  );
+  return [
+    {
+      channel: CHANNELS.bodyRead,
+      onMessage: function countRead(message) {
+        const m = message as BodyReadMessage;
+        reads.inc({ encoding: m.encoding });
+        bytes.inc({ kind: 'received' }, m.received);
+        bytes.inc({ kind: 'decoded' }, m.length);
+      },
+    },
+    {
+      channel: CHANNELS.bodyError,
+      onMessage: function countBodyError(message) {
+        errors.inc({ type: (message as BodyErrorMessage).type });
+      },
+    },
+    {
+      channel: CHANNELS.bodyPool,
+      onMessage: function trackPool(message) {
+        const m = message as BodyPoolMessage;
+        events.inc({ event: m.event });
+        inUse.set({}, m.stats.inUse);
+        retained.set({}, m.stats.retained);
+        peak.set({}, m.stats.peak);
+        hits.set({}, m.stats.hits);
+        misses.set({}, m.stats.misses);
       },
     },
   ];
