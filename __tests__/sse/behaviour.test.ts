@@ -15,21 +15,15 @@ import {
   sse,
 } from '../../src/sse';
 import { mount } from '../helpers/harness';
-import { eventually, openStream, stalledClient } from './helpers';
+import {
+  eventually,
+  failOnUnhandledRejections,
+  openStream,
+  stalledClient,
+  streamOf,
+} from './helpers';
 
-function streamOf(res: ServerResponse): SseStream {
-  return ensureLocals(res).sse as SseStream;
-}
-
-const unhandled: unknown[] = [];
-function onUnhandled(reason: unknown): void {
-  unhandled.push(reason);
-}
-beforeAll(() => process.on('unhandledRejection', onUnhandled));
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections();
 
 /** Counts res.write calls (a per-instance spy installed before the middleware). */
 function countWrites(counter: { n: number }): RequestHandler {

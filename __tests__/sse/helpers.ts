@@ -1,6 +1,9 @@
 import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { ensureLocals } from '../../src/core/locals';
+import type { SseStream } from '../../src/sse';
 
 /** A raw SSE/NDJSON client: collects the body text; resolves `until(pred)` when it matches. */
 export interface RawStream {
@@ -88,5 +91,23 @@ export async function eventually(
 export function connections(server: import('node:http').Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.getConnections((err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/** The stream `sse()` put on the response. */
+export function streamOf(res: ServerResponse): SseStream {
+  return ensureLocals(res).sse as SseStream;
+}
+
+/** Fails the suite if any promise rejection went unhandled while it ran. */
+export function failOnUnhandledRejections(): void {
+  const unhandled: unknown[] = [];
+  function onUnhandled(reason: unknown): void {
+    unhandled.push(reason);
+  }
+  beforeAll(() => process.on('unhandledRejection', onUnhandled));
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
   });
 }

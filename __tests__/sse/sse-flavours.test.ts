@@ -3,21 +3,16 @@ import { EventSource } from 'eventsource';
 import { ensureLocals } from '../../src/core/locals';
 import { type NdjsonStream, ndjson, type SseStream, StreamAbortError, sse } from '../../src/sse';
 import { FLAVOURS, mount } from '../helpers/harness';
-import { connections, eventually, openStream, stalledClient } from './helpers';
+import {
+  connections,
+  eventually,
+  failOnUnhandledRejections,
+  openStream,
+  stalledClient,
+  streamOf,
+} from './helpers';
 
-function streamOf(res: ServerResponse): SseStream {
-  return ensureLocals(res).sse as SseStream;
-}
-
-const unhandled: unknown[] = [];
-function onUnhandled(reason: unknown): void {
-  unhandled.push(reason);
-}
-beforeAll(() => process.on('unhandledRejection', onUnhandled));
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections();
 
 describe.each(FLAVOURS)('sse() on %s', (flavour) => {
   test('headers are right and flushed before any event', async () => {
