@@ -47,6 +47,16 @@ test('npm start serves the demo index and its routes', async () => {
   const retryAfter = Number(limited[3]!.headers.get('retry-after'));
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(5);
+  const hello = await fetch(`${base}/tee/hello`);
+  expect(await hello.json()).toEqual({ hello: 'world' });
+  const audit = await fetch(`${base}/tee/audit`);
+  expect(Number(audit.headers.get('x-audit-lines'))).toBeGreaterThanOrEqual(1);
+  const lastLine = (await audit.text()).trim().split('\n').pop()!;
+  expect(JSON.parse(lastLine)).toMatchObject({
+    url: '/tee/hello',
+    status: 200,
+    outcome: 'completed',
+  });
   const missing = await fetch(`${base}/nope`);
   expect(missing.status).toBe(404);
   const rows = await fetch(`${base}/ndjson/rows`);
