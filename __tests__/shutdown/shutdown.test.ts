@@ -46,7 +46,7 @@ test('in-flight responses finish, new connections are refused, then batchers flu
   const inFlight = fetchText(`${app.url}/slow`);
   await slowStarted;
   const channel = {
-    closeAll: async () => {
+    close: async () => {
       order.push('channel closed');
     },
   };
@@ -117,7 +117,7 @@ test('a failing channel or batcher is logged, not thrown', async () => {
   const logged: string[] = [];
   const app = await mount('http', { handler: (_req, res) => res.end() });
   const result = await shutdown(app.server, {
-    channels: [{ closeAll: () => Promise.reject(new Error('redis down')) }],
+    channels: [{ close: () => Promise.reject(new Error('redis down')) }],
     batchers: [{ close: () => Promise.reject(new Error('disk full')) }],
     logger: { warn: (m) => logged.push(m) },
   });
@@ -128,7 +128,7 @@ test('a failing channel or batcher is logged, not thrown', async () => {
 test('bad options throw a TypeError naming them', async () => {
   const app = await mount('http', {});
   await expect(shutdown(app.server, { channels: [{}] as never })).rejects.toThrow(
-    'option channels must be an array of objects with a closeAll() method',
+    'option channels must be an array of objects with a close() method',
   );
   await expect(shutdown(app.server, { timeout: 'later' })).rejects.toThrow(
     /option timeout must be a duration/,

@@ -5,9 +5,9 @@ import { readOptions } from '../core/options';
 import { runShutdownHooks } from '../core/shutdown-hooks';
 import { parseDuration } from '../core/units';
 
-/** Something with a graceful close: an SSE channel (`closeAll`). */
+/** Something with a graceful close: an SSE channel (`close()` sends each stream a final event and refuses new publishes). */
 export interface ClosableChannel {
-  closeAll(): Promise<unknown>;
+  close(): Promise<unknown>;
 }
 
 /** Something that flushes on close: a batcher. */
@@ -22,7 +22,7 @@ export interface ClosableBatcher {
  * await shutdown(server, { channels: [prices], batchers: [audit], timeout: '10s' });
  */
 export interface ShutdownOptions {
-  /** SSE channels: each sends its final event and closes its streams. */
+  /** SSE channels: each sends its streams a final event, closes them, and refuses later publishes (so none is acknowledged and then lost). */
   channels?: readonly ClosableChannel[];
   /** Batchers: flushed after the last response finished, so records written on finish are kept. */
   batchers?: readonly ClosableBatcher[];
@@ -63,7 +63,7 @@ const publishShutdown = publisher<ShutdownMessage>(CHANNELS.shutdown);
  */
 export async function shutdown(server: Server, options?: ShutdownOptions): Promise<ShutdownResult> {
   const o = readOptions(options, 'shutdown', ['channels', 'batchers', 'timeout', 'logger']);
-  const channels = listOption(o.channels, 'channels', 'closeAll');
+  const channels = listOption(o.channels, 'channels', 'close');
   const batchers = listOption(o.batchers, 'batchers', 'close');
   const timeout = parseDuration(o.timeout ?? '10s', 'timeout');
   const logger = loggerOption(o.logger);
@@ -77,8 +77,9 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
   });
   server.closeIdleConnections();
   publishShutdown({ server });
+  // Channels first, so their streams get the channel's final event; then any other open stream.
+  await Promise.all(channels.map((c) => settle(c.close(), logger, 'a channel failed to close')));
   runShutdownHooks(server);
-  await Promise.all(channels.map((c) => settle(c.closeAll(), logger, 'a channel failed to close')));
 
   // Keep-alive connections become idle as their last response ends: close them as they do.
   const sweeper = setInterval(function closeIdle() {
