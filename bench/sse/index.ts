@@ -13,9 +13,9 @@
  * at full speed, their p99 at BENCH_RATE, the stalled client's server-side
  * buffer and the server's RSS growth during the full-speed broadcast.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -250,6 +250,72 @@ async function main(): Promise<void> {
   for (const [name, a, b, note] of rows)
     console.log([name, fmt(a), fmt(b), `${(a / b).toFixed(2)}x (${note})`].join(' | '));
   console.log('Loopback on a shared, noisy machine: compare ratios, not absolute numbers.');
+  if (process.env.BENCH_CHANNELS === '0') return;
+  // Channels (issue 6): the same fan-out through createChannel, over a memory log and a Redis
+  // Stream (a real redis-server), against better-sse's channel (the peer run above).
+  const redis = await startRedisServer();
+  try {
+    const memory = await runImpl('channel-memory');
+    process.env.REDIS_PORT = String(redis.port);
+    const viaRedis = await runImpl('channel-redis');
+    const channelRows: [string, keyof Result, string][] = [
+      ['events/s delivered', 'eventsPerSec', 'higher is better'],
+      ['p99 latency at full speed (ms)', 'p99', 'lower is better'],
+      [`p99 latency at ${RATE} events/s (ms)`, 'pacedP99', 'lower is better'],
+      ['stall: others events/s', 'stallOthersEventsPerSec', 'higher is better'],
+      ['stall: server RSS growth (bytes)', 'stallMemGrowth', 'lower is better'],
+    ];
+    console.log(`\nchannels, ${CLIENTS} clients`);
+    console.log(
+      [
+        'metric',
+        'channel (memory)',
+        'channel (redis)',
+        'better-sse channel',
+        'memory/bs',
+        'redis/bs',
+      ].join(' | '),
+    );
+    for (const [name, key, note] of channelRows) {
+      const bs = peer[key];
+      console.log(
+        [
+          name,
+          fmt(memory[key]),
+          fmt(viaRedis[key]),
+          fmt(bs),
+          `${(memory[key] / bs).toFixed(2)}x`,
+          `${(viaRedis[key] / bs).toFixed(2)}x (${note})`,
+        ].join(' | '),
+      );
+    }
+  } finally {
+    redis.stop();
+  }
+}
+
+/** A throwaway redis-server on a free port, for the channel-redis case. */
+async function startRedisServer(): Promise<{ port: number; stop: () => void }> {
+  const probe = createNetServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}`)));
+  });
+  return { port, stop: () => child.kill('SIGKILL') };
 }
 
 main().then(

@@ -1,24 +1,48 @@
 /**
- * The benchmark's server, run in a child process: `IMPL=streamguard|better-sse`.
+ * The benchmark's server, run in a child process:
+ * `IMPL=streamguard|better-sse|channel-memory|channel-redis` (channel-redis needs `REDIS_PORT`).
  * Commands arrive over IPC: `broadcast` (full speed for `ms`), `memory`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createChannel, createSession } from 'better-sse';
+import Redis from 'ioredis';
 import { ensureLocals } from '../../src/core/locals';
-import { type SseStream, serializeEvent, sse } from '../../src/sse';
+import {
+  type Channel,
+  createChannel as createStreamguardChannel,
+  MemoryReplayLog,
+  RedisStreamLog,
+  type SseStream,
+  serializeEvent,
+  sse,
+} from '../../src/sse';
 
 const impl = process.env.IMPL ?? 'streamguard';
 const pad = 'x'.repeat(Number(process.env.EVENT_BYTES ?? 64));
 
 const streams = new Set<SseStream>();
 const channel = createChannel();
-const middleware = sse({
+const streamOptions = {
   heartbeat: 0,
   overflow: 'drop',
   maxBufferedBytes: '256kb',
   writeTimeout: 0,
-});
+} as const;
+const middleware = sse(streamOptions);
+
+/** streamguard's own channel, over a memory log or a Redis Stream. */
+function ourChannel(): Channel | undefined {
+  if (impl === 'channel-memory')
+    return createStreamguardChannel({ replay: new MemoryReplayLog({ maxEvents: 10_000 }) });
+  if (impl !== 'channel-redis') return undefined;
+  const client = new Redis(Number(process.env.REDIS_PORT), '127.0.0.1');
+  return createStreamguardChannel({
+    replay: new RedisStreamLog({ client, key: `bench:${process.pid}`, maxLength: 10_000 }),
+  });
+}
+const sgChannel = ourChannel();
+const channelHandler = sgChannel?.handler(streamOptions);
 
 function handleStreamguard(req: IncomingMessage, res: ServerResponse): void {
   middleware(req, res, function registered() {
@@ -42,7 +66,8 @@ const server = createServer(function route(req, res) {
   res.on('close', function forget() {
     responses.delete(res);
   });
-  if (impl === 'streamguard') handleStreamguard(req, res);
+  if (channelHandler !== undefined) channelHandler(req, res, () => undefined);
+  else if (impl === 'streamguard') handleStreamguard(req, res);
   else void handleBetterSse(req, res);
 });
 
@@ -59,7 +84,12 @@ async function broadcast(ms: number, rate = 0): Promise<number> {
       const due = start + (i / rate) * 1000;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
-    for (let k = 0; k < 20; k++, i++) {
+    if (sgChannel !== undefined) {
+      const publishing: Promise<string>[] = [];
+      for (let k = 0; k < 20; k++, i++) publishing.push(sgChannel.publish({ data: payload(i) }));
+      await Promise.all(publishing);
+    }
+    for (let k = 0; k < 20 && sgChannel === undefined; k++, i++) {
       if (impl === 'streamguard') {
         const frame = serializeEvent({ data: payload(i) });
         for (const s of streams) s.writeSerialized(frame);
