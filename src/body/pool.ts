@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { HttpError } from '../core/errors';
+import type { BufferPoolStats } from '../core/instrument';
 import { type BodyPoolMessage, CHANNELS } from '../core/instrument';
 import { readOptions } from '../core/options';
 import { parseBytes } from '../core/units';
@@ -23,29 +24,6 @@ export interface BufferPoolOptions {
   poison?: boolean;
   /** Seconds sent in `Retry-After` when the in-flight budget is exhausted. Default `1`. */
   retryAfter?: number;
-}
-
-/**
- * A snapshot of a {@link BufferPool}'s counters.
- *
- * @example
- * const { inUse, peak, hits, misses } = pool.stats();
- */
-export interface BufferPoolStats {
-  /** Leases served from a free list. */
-  hits: number;
-  /** Leases that had to allocate. */
-  misses: number;
-  /** Leases refused because of the in-flight budget. */
-  rejected: number;
-  /** Bytes currently leased (size-class bytes). */
-  inUse: number;
-  /** Bytes kept in free lists. */
-  retained: number;
-  /** Highest `inUse` seen. */
-  peak: number;
-  /** Leases currently outstanding. */
-  leases: number;
 }
 
 /**
@@ -291,3 +269,5 @@ function nextPow2(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
+
+export type { BufferPoolStats };

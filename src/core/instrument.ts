@@ -86,15 +86,30 @@ export interface BodyPoolMessage {
   event: 'lease' | 'release' | 'exhausted';
   /** The size class involved. */
   bytes: number;
-  stats: {
-    hits: number;
-    misses: number;
-    rejected: number;
-    inUse: number;
-    retained: number;
-    peak: number;
-    leases: number;
-  };
+  stats: BufferPoolStats;
+}
+
+/**
+ * A snapshot of a {@link BufferPool}'s counters.
+ *
+ * @example
+ * const { inUse, peak, hits, misses } = pool.stats();
+ */
+export interface BufferPoolStats {
+  /** Leases served from a free list. */
+  hits: number;
+  /** Leases that had to allocate. */
+  misses: number;
+  /** Leases refused because of the in-flight budget. */
+  rejected: number;
+  /** Bytes currently leased (size-class bytes). */
+  inUse: number;
+  /** Bytes kept in free lists. */
+  retained: number;
+  /** Highest `inUse` seen. */
+  peak: number;
+  /** Leases currently outstanding. */
+  leases: number;
 }
 
 // responseTee (src/tee)
