@@ -161,7 +161,7 @@ test('bad options throw a TypeError naming them', () => {
     /option maxAge must be a duration/,
   );
   expect(() => new RedisStreamLog({ client: {} as never, key: 'k' })).toThrow(
-    'option client must be an ioredis or node-redis client',
+    'option client must be an ioredis client, a node-redis client, or a sendCommand(args) function',
   );
   expect(() => new RedisStreamLog({ client: new MemoryReplayLog() as never, key: 'k' })).toThrow(
     /option client/,
@@ -180,4 +180,22 @@ test('MemoryReplayLog drops events past their age', async () => {
   expect(await log.after('0', 10)).toEqual({ events: [], reset: true });
   const third = await log.append({ data: 'new' });
   expect(await log.after(second.id, 10)).toEqual({ events: [third], reset: false });
+});
+
+test('a sendCommand function serves appends but not a tail, which needs its own connection', async () => {
+  const client = new Redis(redis.port, '127.0.0.1');
+  clients.push({ close: () => client.quit() });
+  const send = (args: string[]) => client.call(args[0]!, ...args.slice(1));
+  const log = new RedisStreamLog({ client: send, key: `fn:${++keySeq}` });
+  const appended = await log.append({ data: 'via a function' });
+  expect((await log.after('0-0', 10)).events).toEqual([appended]);
+  await expect(
+    log.tail(
+      () => undefined,
+      () => undefined,
+    ),
+  ).rejects.toThrow(
+    'option client: a sendCommand function cannot open the second connection blocking reads need',
+  );
+  await log.close();
 });

@@ -24,8 +24,18 @@ export interface NodeRedisLike {
   disconnect?(): Promise<void>;
 }
 
-/** Either client. */
-export type RedisClientLike = IoRedisLike | NodeRedisLike;
+/**
+ * Any other client: a function sending one raw command (`['EVALSHA', sha, '1', key, …]`).
+ * It has no second connection, so it serves one-shot commands (the rate limit
+ * store), not blocking reads (a Redis Stream log's tail).
+ *
+ * @example
+ * const send: SendCommand = (args) => client.sendCommand(args);
+ */
+export type SendCommand = (args: string[]) => Promise<unknown>;
+
+/** An ioredis client, a node-redis client, or a {@link SendCommand} function. */
+export type RedisClientLike = IoRedisLike | NodeRedisLike | SendCommand;
 
 /**
  * A client-independent command sender.
@@ -55,9 +65,26 @@ export interface RedisCommander {
  * const redis = redisCommander(new Redis(), 'client');
  */
 export function redisCommander(client: unknown, option: string): RedisCommander {
+  if (typeof client === 'function') return sendCommandCommander(client as SendCommand, option);
   if (isIoRedis(client)) return ioredisCommander(client, false);
   if (isNodeRedis(client)) return nodeRedisCommander(client, false);
-  throw new TypeError(`option ${option} must be an ioredis or node-redis client`);
+  throw new TypeError(
+    `option ${option} must be an ioredis client, a node-redis client, or a sendCommand(args) function`,
+  );
+}
+
+function sendCommandCommander(send: SendCommand, option: string): RedisCommander {
+  return {
+    send: function sendRaw(args) {
+      return send(args.map(String));
+    },
+    duplicate: async function cannotDuplicate() {
+      throw new TypeError(
+        `option ${option}: a sendCommand function cannot open the second connection blocking reads need; pass an ioredis or node-redis client`,
+      );
+    },
+    close: async function closeNothing() {},
+  };
 }
 
 function isIoRedis(client: unknown): client is IoRedisLike {

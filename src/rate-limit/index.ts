@@ -7,6 +7,7 @@
  */
 import './locals';
 
+export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis';
 export type { HeaderStyle } from './headers';
 export { ipKey } from './ip';
 export type { RateLimitInfo } from './locals';
@@ -19,5 +20,4 @@ export {
   type RateLimitStats,
   rateLimit,
 } from './rate-limit';
-export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from './redis-client';
 export { RedisStore, type RedisStoreOptions } from './redis-store';

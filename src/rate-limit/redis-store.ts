@@ -1,8 +1,9 @@
 import { readOptions } from '../core/options';
+import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
 import { GCRA_SCRIPT, GCRA_SHA } from './lua';
 import type { Decision, Policy, RateLimitStore } from './policy';
-import { type RedisClientLike, type ScriptRunner, scriptRunner } from './redis-client';
+import { type ScriptRunner, scriptRunner } from './redis-client';
 
 /**
  * Options for {@link RedisStore}.
