@@ -23,6 +23,17 @@ if (chosen.length === 0) {
   );
 }
 let failed = 0;
+// The benchmarks load the built package (see bench/built.ts).
+if (chosen.length > 0 && process.env.BENCH_NO_BUILD === undefined) {
+  console.log('building the package first (BENCH_NO_BUILD=1 skips this)');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (build.status !== 0) {
+    console.error('npm run build failed');
+    process.exit(1);
+  }
+}
 for (const name of chosen) {
   console.log(`\n=== bench/${name} ===`);
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, name, 'index.ts')], {

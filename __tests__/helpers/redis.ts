@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 export interface RedisServer {
   port: number;
   url: string;
+  /** The running server's process id (benchmarks pin it to a CPU). */
+  readonly pid: number | undefined;
   /** Kills the server (SIGKILL) and waits until it has exited. */
   kill(): Promise<void>;
   /** Starts it again on the same port. */
@@ -82,6 +84,9 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
     kill,
     restart: launch,
     stop: kill,

@@ -1,4 +1,6 @@
-import { createBatcher } from '../../src/batch';
+import { built } from '../built';
+
+const { createBatcher } = built<typeof import('../../src/batch')>('batch');
 
 /**
  * bench/batch: per-item overhead and throughput of createBatcher for 1, 100

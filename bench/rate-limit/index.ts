@@ -1,7 +1,8 @@
 /**
  * rateLimit overhead against its peers, one run: each server in its own
  * child process (bare Express, streamguard, express-rate-limit,
- * rate-limiter-flexible; memory and Redis stores), loaded by autocannon from
+ * rate-limiter-flexible; memory and Redis stores; and `noop`, an empty
+ * middleware: the floor any extra layer costs), loaded by autocannon from
  * this process. Prints req/s and p99 latency, and both as ratios to bare
  * Express, plus the server's CPU time per request (steadier than req/s on
  * a shared machine) as a ratio. `BENCH_SECONDS` (default 3) per case and round, `BENCH_ROUNDS`
@@ -13,12 +14,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startRedis } from '../../__tests__/helpers/redis';
+import { pin } from '../cpu';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const VARIANTS = [
+// The server under test gets a core of its own; autocannon (and redis-server)
+// share the other.
+const LOAD_CPU = 0;
+const SERVER_CPU = 1;
+const ALL_VARIANTS = [
   'bare',
+  'noop',
   'streamguard-memory',
   'express-rate-limit-memory',
   'rate-limiter-flexible-memory',
@@ -26,6 +33,10 @@ const VARIANTS = [
   'express-rate-limit-redis',
   'rate-limiter-flexible-redis',
 ];
+// BENCH_VARIANTS=bare,streamguard-memory runs a subset (bare always first).
+const VARIANTS = process.env.BENCH_VARIANTS
+  ? ['bare', ...process.env.BENCH_VARIANTS.split(',').filter((v) => v !== 'bare')]
+  : ALL_VARIANTS;
 
 interface Result {
   variant: string;
@@ -58,9 +69,10 @@ function startServer(
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
-    child.stdout?.once('data', (chunk: Buffer) =>
-      resolve({ child, port: Number(chunk.toString().trim()) }),
-    );
+    child.stdout?.once('data', (chunk: Buffer) => {
+      pin(child.pid, SERVER_CPU);
+      resolve({ child, port: Number(chunk.toString().trim()) });
+    });
     child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
   });
 }
@@ -75,7 +87,9 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
+  const pinned = pin(process.pid, LOAD_CPU);
   const redis = await startRedis();
+  pin(redis.pid, LOAD_CPU);
   const servers = new Map<string, { child: ChildProcess; port: number }>();
   const samples = new Map<
     string,
@@ -131,7 +145,7 @@ async function main(): Promise<void> {
   });
   const bare = results[0] as Result;
   console.log(
-    `\nrateLimit overhead: median of ${ROUNDS} interleaved rounds of ${SECONDS}s, ${CONNECTIONS} connections (ratios to bare Express)\n`,
+    `\nrateLimit overhead: median of ${ROUNDS} interleaved rounds of ${SECONDS}s, ${CONNECTIONS} connections (ratios to bare Express); ${pinned ? `servers pinned to CPU ${SERVER_CPU}, load to CPU ${LOAD_CPU}` : 'not pinned to CPUs'}\n`,
   );
   console.log(
     'variant                         req/s   ratio   p99 ms   p99 ratio   CPU µs/req   CPU ratio   non-2xx',

@@ -7,16 +7,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createChannel, createSession } from 'better-sse';
 import Redis from 'ioredis';
-import { ensureLocals } from '../../src/core/locals';
-import {
-  type Channel,
-  createChannel as createStreamguardChannel,
+import type { Channel, SseStream } from '../../src/sse';
+import { built } from '../built';
+
+const {
+  createChannel: createStreamguardChannel,
   MemoryReplayLog,
   RedisStreamLog,
-  type SseStream,
   serializeEvent,
   sse,
-} from '../../src/sse';
+} = built<typeof import('../../src/sse')>('sse');
 
 const impl = process.env.IMPL ?? 'streamguard';
 const pad = 'x'.repeat(Number(process.env.EVENT_BYTES ?? 64));
@@ -46,7 +46,7 @@ const channelHandler = sgChannel?.handler(streamOptions);
 
 function handleStreamguard(req: IncomingMessage, res: ServerResponse): void {
   middleware(req, res, function registered() {
-    const stream = ensureLocals(res).sse as SseStream;
+    const stream = (res as ServerResponse & { locals: { sse: SseStream } }).locals.sse;
     streams.add(stream);
     stream.signal.addEventListener('abort', function forget() {
       streams.delete(stream);

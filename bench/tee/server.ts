@@ -7,7 +7,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createProxyMiddleware, responseInterceptor } from 'http-proxy-middleware';
-import { responseTee } from '../../src/tee';
+import { built } from '../built';
+
+const { responseTee } = built<typeof import('../../src/tee')>('tee');
 
 type Variant = 'none' | 'tee' | 'tee-sha256' | 'proxy' | 'proxy-tee' | 'proxy-interceptor';
 type Payload = 'json' | 'stream';
