@@ -196,6 +196,19 @@ describe('MemoryStore bounds', () => {
     expect(store.consume('b', 1, p, 0).allowed).toBe(true); // forgotten, fresh again
   });
 
+  it('a key in steady use survives a spray of new keys in a large store', () => {
+    const store = new MemoryStore({ maxKeys: 100 });
+    const p = policy(1, 60_000, 1);
+    store.consume('hot', 1, p, 0);
+    for (let i = 0; i < 10_000; i++) {
+      store.consume(`spray${i}`, 1, p, 0);
+      if (i % 10 === 0) expect(store.consume('hot', 1, p, 0).allowed).toBe(false);
+    }
+    expect(store.size).toBe(100);
+    expect(store.consume('spray9999', 1, p, 0).allowed).toBe(false);
+    expect(store.consume('spray0', 1, p, 0).allowed).toBe(true);
+  });
+
   it('spraying 100,000 keys keeps the size at maxKeys', () => {
     const store = new MemoryStore({ maxKeys: 1000 });
     const p = policy(1, 60_000, 5);

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
+import express4 from 'express4';
 import { parseItem, parseList } from 'structured-headers';
 import request from 'supertest';
 import { CHANNELS, type RateLimitDecisionMessage } from '../../src/core/instrument';
@@ -208,6 +209,46 @@ describe('keys and proxies', () => {
     const blocked = await agent.get('/').set('x-forwarded-for', '2001:db8:1:2aa::77');
     expect(blocked.status).toBe(429);
     expect(logger.lines).toHaveLength(0);
+  });
+
+  it.each([
+    ['express 5', express],
+    ['express 4', express4],
+  ])(
+    'calls an ip getter the app defines itself (%s), with or without X-Forwarded-For',
+    async (_name, factory) => {
+      const app = factory();
+      Object.defineProperty(app.request, 'ip', {
+        configurable: true,
+        get: function cfConnectingIp(this: express.Request) {
+          return this.get('cf-connecting-ip');
+        },
+      });
+      app.use(rateLimit({ rate: 1, interval: '1h', burst: 1, logger: quietLogger() }));
+      app.get('/', (_req, res) => res.json(res.locals.rateLimit));
+      const agent = request(app);
+      const first = await agent.get('/').set('cf-connecting-ip', '198.51.100.1');
+      expect(first.body.key).toBe('198.51.100.1');
+      const other = await agent.get('/').set('cf-connecting-ip', '198.51.100.2');
+      expect(other.status).toBe(200);
+      expect(other.body.key).toBe('198.51.100.2');
+      const again = await agent
+        .get('/')
+        .set('cf-connecting-ip', '198.51.100.1')
+        .set('x-forwarded-for', '203.0.113.1');
+      expect(again.status).toBe(429);
+    },
+  );
+
+  it('an ip set on the request by an earlier middleware wins over the socket', async () => {
+    const app = express();
+    app.use(function tagIp(req, _res, next) {
+      Object.defineProperty(req, 'ip', { value: '192.0.2.77' });
+      next();
+    });
+    app.use(rateLimit({ logger: quietLogger() }));
+    app.get('/', (_req, res) => res.json(res.locals.rateLimit));
+    expect((await request(app).get('/')).body.key).toBe('192.0.2.77');
   });
 
   it('a key function replaces the address', async () => {

@@ -208,15 +208,34 @@ export interface BatchFlushMessage {
 }
 
 /**
+ * A publish function for one channel. `active` tells whether anyone
+ * subscribes, so a hot path builds its message only then.
+ *
+ * @example
+ * if (publishOpen.active) publishOpen({ id });
+ */
+export interface Publisher<T extends object> {
+  (message: T): void;
+  /** Whether the channel has subscribers right now. */
+  readonly active: boolean;
+}
+
+/**
  * A typed publish function for one channel; a no-op unless someone subscribes.
  *
  * @example
  * const publishOpen = publisher<{ id: string }>('streamguard:sse:open');
  * publishOpen({ id });
  */
-export function publisher<T extends object>(name: string): (message: T) => void {
+export function publisher<T extends object>(name: string): Publisher<T> {
   const channel = diagnostics.channel(name);
-  return function publish(message: T): void {
+  function publish(message: T): void {
     if (channel.hasSubscribers) channel.publish(message);
-  };
+  }
+  Object.defineProperty(publish, 'active', {
+    get: function active() {
+      return channel.hasSubscribers;
+    },
+  });
+  return publish as Publisher<T>;
 }

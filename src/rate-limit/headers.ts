@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Decision } from './policy';
 
 /**
@@ -13,8 +12,30 @@ import type { Decision } from './policy';
  */
 export type HeaderStyle = 'draft-10' | 'draft-6' | 'legacy' | false;
 
-/** The header values for one decision, as name/value pairs. */
-export type HeaderPairs = [string, string][];
+/**
+ * Where {@link writeRateLimitHeaders} puts the headers: a `ServerResponse`,
+ * or a {@link HeaderRecord} for the 429 error (error handlers reset the
+ * response's headers, so the error carries its own).
+ */
+export interface HeaderSink {
+  setHeader(name: string, value: string): unknown;
+}
+
+/**
+ * A plain record of header values, filled through `setHeader`.
+ *
+ * @example
+ * const record = new HeaderRecord();
+ * writeRateLimitHeaders(record, shape, decision, Date.now());
+ * new HttpError(429, 'rate.limit.exceeded', 'slow down', { headers: record.headers });
+ */
+export class HeaderRecord implements HeaderSink {
+  readonly headers: Record<string, string> = {};
+
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+}
 
 /** What is fixed per limiter, rendered once. */
 export interface HeaderShape {
@@ -22,6 +43,8 @@ export interface HeaderShape {
   /** The quota policy's name, as an sf-string (`"default"`). */
   readonly quotedName: string;
   readonly limit: number;
+  /** `limit` as header text. */
+  readonly limitText: string;
   /** The `RateLimit-Policy` value, precomputed. */
   readonly policy: string;
 }
@@ -43,7 +66,7 @@ export function headerShape(
   const quotedName = `"${name.replace(/[\\"]/g, '\\$&')}"`;
   const w = Math.max(1, Math.ceil(windowMs / 1000));
   const policy = style === 'draft-10' ? `${quotedName};q=${burst};w=${w}` : `${burst};w=${w}`;
-  return { style, quotedName, limit: burst, policy };
+  return { style, quotedName, limit: burst, limitText: String(burst), policy };
 }
 
 /**
@@ -57,42 +80,39 @@ export function seconds(ms: number): number {
 }
 
 /**
- * Sets the headers for `decision` on `res` and returns them (the 429 error
- * carries them, since error handlers reset the response's headers).
- * `Retry-After` is added on every rejection whatever the style.
+ * Writes the headers for `decision` to `sink` (the response, or a
+ * {@link HeaderRecord}); `Retry-After` is added on every rejection whatever
+ * the style. Straight `setHeader` calls: this runs on every request.
  *
  * @example
- * const pairs = setRateLimitHeaders(res, shape, decision, Date.now());
+ * if (!res.headersSent) writeRateLimitHeaders(res, shape, decision, Date.now());
  */
-export function setRateLimitHeaders(
-  res: ServerResponse,
+export function writeRateLimitHeaders(
+  sink: HeaderSink,
   shape: HeaderShape,
   decision: Decision,
   now: number,
-): HeaderPairs {
-  const pairs: HeaderPairs = [];
+): void {
   const reset = seconds(decision.blocked > 0 ? decision.blocked : decision.reset);
   switch (shape.style) {
     case 'draft-10':
-      pairs.push(['RateLimit-Policy', shape.policy]);
-      pairs.push(['RateLimit', `${shape.quotedName};r=${decision.remaining};t=${reset}`]);
+      sink.setHeader('RateLimit-Policy', shape.policy);
+      sink.setHeader('RateLimit', `${shape.quotedName};r=${decision.remaining};t=${reset}`);
       break;
     case 'draft-6':
-      pairs.push(['RateLimit-Policy', shape.policy]);
-      pairs.push(['RateLimit-Limit', String(shape.limit)]);
-      pairs.push(['RateLimit-Remaining', String(decision.remaining)]);
-      pairs.push(['RateLimit-Reset', String(reset)]);
+      sink.setHeader('RateLimit-Policy', shape.policy);
+      sink.setHeader('RateLimit-Limit', shape.limitText);
+      sink.setHeader('RateLimit-Remaining', String(decision.remaining));
+      sink.setHeader('RateLimit-Reset', String(reset));
       break;
     case 'legacy':
-      pairs.push(['X-RateLimit-Limit', String(shape.limit)]);
-      pairs.push(['X-RateLimit-Remaining', String(decision.remaining)]);
-      pairs.push(['X-RateLimit-Reset', String(Math.ceil((now + reset * 1000) / 1000))]);
+      sink.setHeader('X-RateLimit-Limit', shape.limitText);
+      sink.setHeader('X-RateLimit-Remaining', String(decision.remaining));
+      sink.setHeader('X-RateLimit-Reset', String(Math.ceil((now + reset * 1000) / 1000)));
       break;
     default:
       break;
   }
   if (!decision.allowed)
-    pairs.push(['Retry-After', String(Math.max(1, seconds(decision.retryAfter)))]);
-  if (!res.headersSent) for (const [name, value] of pairs) res.setHeader(name, value);
-  return pairs;
+    sink.setHeader('Retry-After', String(Math.max(1, seconds(decision.retryAfter))));
 }

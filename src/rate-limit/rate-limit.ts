@@ -18,13 +18,14 @@ import {
 } from '../core/options';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseDuration, show } from '../core/units';
+import { clientAddress } from './address';
 import {
-  type HeaderPairs,
+  HeaderRecord,
   type HeaderShape,
   type HeaderStyle,
   headerShape,
   seconds,
-  setRateLimitHeaders,
+  writeRateLimitHeaders,
 } from './headers';
 import { ipKey } from './ip';
 import type { RateLimitInfo } from './locals';
@@ -180,14 +181,22 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   };
   let proxyChecked = false;
   let storeDown = false;
+  // The last address and its key: consecutive requests from one client (or a
+  // keep-alive connection) skip the IPv6 parsing.
+  let lastAddress = '';
+  let lastKey = '';
   const { policy, store, fallback, shape, logger, namespace } = config;
 
   function keyOf(req: IncomingMessage): string {
     if (config.key !== undefined) return config.key(req);
-    const ip = (req as IncomingMessage & { ip?: unknown }).ip;
-    const address = typeof ip === 'string' && ip !== '' ? ip : req.socket.remoteAddress;
+    const address = clientAddress(req);
     if (!proxyChecked && req.headers['x-forwarded-for'] !== undefined) checkProxy(req);
-    return address === undefined ? 'unknown' : ipKey(address, config.ipv6Subnet);
+    if (address === undefined) return 'unknown';
+    if (address !== lastAddress) {
+      lastKey = ipKey(address, config.ipv6Subnet);
+      lastAddress = address;
+    }
+    return lastKey;
   }
 
   function checkProxy(req: IncomingMessage): void {
@@ -226,17 +235,18 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       fallback: viaFallback,
     };
     ensureLocals(res)[LOCALS.rateLimit] = info;
-    const pairs = setRateLimitHeaders(res, shape, decision, now);
-    publishDecision({
-      key,
-      allowed: decision.allowed,
-      blocked: decision.blocked > 0,
-      cost,
-      limit: policy.burst,
-      remaining: decision.remaining,
-      retryAfter: decision.retryAfter,
-      fallback: viaFallback,
-    });
+    if (!res.headersSent) writeRateLimitHeaders(res, shape, decision, now);
+    if (publishDecision.active)
+      publishDecision({
+        key,
+        allowed: decision.allowed,
+        blocked: decision.blocked > 0,
+        cost,
+        limit: policy.burst,
+        remaining: decision.remaining,
+        retryAfter: decision.retryAfter,
+        fallback: viaFallback,
+      });
     if (decision.allowed) {
       stats.admitted++;
       if (config.refund !== undefined) watchForRefund(req, res, key, cost, usedStore);
@@ -245,7 +255,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     }
     stats.rejected++;
     if (decision.blocked > 0) stats.blocked++;
-    reject(req, res, next, info, pairs);
+    reject(req, res, next, info, decision, now);
   }
 
   function reject(
@@ -253,7 +263,8 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     res: ServerResponse,
     next: NextFunction,
     info: RateLimitInfo,
-    pairs: HeaderPairs,
+    decision: Decision,
+    now: number,
   ): void {
     const handler = config.handler;
     if (handler !== undefined) {
@@ -266,9 +277,11 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       info.blockedUntil > 0
         ? `too many requests; blocked, retry in ${info.retryAfter} s`
         : `too many requests; retry in ${info.retryAfter} s`;
+    const record = new HeaderRecord();
+    writeRateLimitHeaders(record, shape, decision, now);
     next(
       new HttpError(429, 'rate.limit.exceeded', message, {
-        headers: Object.fromEntries(pairs),
+        headers: record.headers,
         retryAfter: info.retryAfter,
         limit: info.limit,
       }),

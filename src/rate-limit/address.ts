@@ -1,0 +1,53 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Per request prototype (one per Express app): is its `ip` Express's stock getter? */
+const stockIp = new WeakMap<object, boolean>();
+
+/**
+ * The client address a request is limited by: `req.ip` where the framework
+ * provides one, else the socket's address.
+ *
+ * Express's stock `req.ip` getter is `proxyaddr` over `X-Forwarded-For`, so
+ * on a request without that header it is, by definition, the socket address
+ * whatever `trust proxy` says. Reading the socket then skips the getter's
+ * header parsing on every request. The shortcut is taken only when the getter
+ * is Express's own (checked once per app); a getter an app defines itself
+ * (`Object.defineProperty(app.request, 'ip', …)`, a `cf-connecting-ip`
+ * reader) or an `ip` set on the request is always called.
+ *
+ * @example
+ * const address = clientAddress(req); // '203.0.113.9', '::1', undefined
+ */
+export function clientAddress(req: IncomingMessage): string | undefined {
+  if (req.headers['x-forwarded-for'] === undefined && usesStockIp(req))
+    return req.socket.remoteAddress;
+  const ip = (req as IncomingMessage & { ip?: unknown }).ip;
+  return typeof ip === 'string' && ip !== '' ? ip : req.socket.remoteAddress;
+}
+
+function usesStockIp(req: IncomingMessage): boolean {
+  if (Object.hasOwn(req, 'ip')) return false;
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null) return false;
+  let stock = stockIp.get(proto);
+  if (stock === undefined) {
+    stock = inspectIp(proto);
+    stockIp.set(proto, stock);
+  }
+  return stock;
+}
+
+/** No `ip` at all (Connect, node:http), or Express's `proxyaddr(this, trust)` getter. */
+function inspectIp(proto: object): boolean {
+  for (let o: object | null = proto; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, 'ip');
+    if (descriptor === undefined) continue;
+    const getter = descriptor.get;
+    return (
+      typeof getter === 'function' &&
+      getter.name === 'ip' &&
+      /\bproxyaddr\(this, *trust\)/.test(Function.prototype.toString.call(getter))
+    );
+  }
+  return true;
+}
