@@ -27,7 +27,7 @@ export interface TeeTimings {
   firstByte: number | undefined;
   /** `res.end()` was called: every body byte has been handed to Node. */
   end: number | undefined;
-  /** The response finished or its connection closed (`on-finished`), whichever came first. */
+  /** The response's `'close'`: a tick after it finished, or when its connection was lost. */
   close: number | undefined;
 }
 

@@ -156,7 +156,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
     wrapResponse(res, session, wrappers, key);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
-    // on-finished calls back inside the response's 'finish' (or the socket's 'close'); the
+    // Called from the response's 'close' (after it finished, or the connection was lost); the
     // record is built on a later turn of the event loop, off the response's path.
     function teeDone(): void {
       session.closeAt = session.now();
