@@ -12,6 +12,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { pin } from '../cpu';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
@@ -42,7 +43,10 @@ function start(variant: string, payload: string): Promise<{ child: ChildProcess;
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
+    child.once('message', (m) => {
+      pin(child.pid, 1);
+      resolve({ child, port: (m as { port: number }).port });
+    });
     child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
   });
 }
@@ -170,10 +174,12 @@ async function rounds(
 }
 
 async function main(): Promise<void> {
+  // The load here on CPU 0, each server on CPU 1.
+  const pinned = pin(process.pid, 0);
   const variants = Object.keys(BASELINES);
   console.log(
     `responseTee bench: ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
-      `${STREAM_BYTES / MiB} MiB, node ${process.version} (noisy shared machine: compare ratios, not absolutes)`,
+      `${STREAM_BYTES / MiB} MiB, node ${process.version}, ${pinned ? 'servers on CPU 1, load on CPU 0' : 'not pinned to CPUs'} (noisy shared machine: compare ratios, not absolutes)`,
   );
   if (CASES !== 'stream') {
     const json = await rounds(variants, jsonCase, ROUNDS, new Set());

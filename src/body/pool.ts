@@ -36,6 +36,9 @@ export const POISON_BYTE = 0xdb;
 
 const poolChannel = diagnostics.channel(CHANNELS.bodyPool);
 
+/** What a released lease points at. */
+const EMPTY = new ArrayBuffer(0);
+
 /** Publishes a pool event; builds the message only when someone listens. */
 function publishPool(pool: BufferPool, event: BodyPoolMessage['event'], bytes: number): void {
   if (poolChannel.hasSubscribers) poolChannel.publish({ event, bytes, stats: pool.stats() });
@@ -43,9 +46,10 @@ function publishPool(pool: BufferPool, event: BodyPoolMessage['event'], bytes: n
 
 /**
  * One lease of pooled memory. The lease owns its own `ArrayBuffer` (never a
- * slice of a shared slab); on release that `ArrayBuffer` is detached, so any
- * Buffer view still held by user code becomes empty instead of showing the
- * next request's bytes.
+ * slice of a shared slab); if a view of it was ever handed out ({@link view}),
+ * that `ArrayBuffer` is detached on release, so any Buffer view still held by
+ * user code becomes empty instead of showing the next request's bytes. Memory
+ * only this package ever looked at goes back as is, without the detach.
  *
  * @example
  * const lease = pool.lease(4096);
@@ -58,6 +62,8 @@ export class Lease {
   readonly capacity: number;
   /** @internal Bytes written so far (what release clears). */
   used = 0;
+  /** @internal Whether a view reached code outside this package (then release detaches). */
+  exposed = false;
   private refs = 1;
   private done = false;
   private readonly pool: BufferPool;
@@ -76,6 +82,13 @@ export class Lease {
 
   /** A view of the first `length` bytes; throws `body.released` after release. */
   view(length: number): Buffer {
+    if (this.done) throw releasedError();
+    this.exposed = true;
+    return Buffer.from(this.memory, 0, length);
+  }
+
+  /** @internal A view for this package's own use, never handed to user code. */
+  peek(length: number): Buffer {
     if (this.done) throw releasedError();
     return Buffer.from(this.memory, 0, length);
   }
@@ -225,8 +238,10 @@ export class BufferPool {
     const c = this.counters;
     const capacity = lease.capacity;
     // Detach every view handed out: the memory moves to a fresh ArrayBuffer object.
-    const moved = structuredClone(lease.memory, { transfer: [lease.memory] });
-    lease.memory = new ArrayBuffer(0);
+    const moved = lease.exposed
+      ? structuredClone(lease.memory, { transfer: [lease.memory] })
+      : lease.memory;
+    lease.memory = EMPTY;
     c.inUse -= capacity;
     c.leases--;
     const keep =

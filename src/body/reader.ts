@@ -59,9 +59,7 @@ export function readBody(
     finished = true;
     req.removeListener('data', onWire);
     req.removeListener('end', onWireEnd);
-    req.removeListener('aborted', onAborted);
     req.removeListener('close', onClose);
-    req.removeListener('error', onError);
     if (inflater !== undefined) {
       inflater.removeListener('data', onDecoded);
       inflater.removeListener('end', onDecodedEnd);
@@ -141,16 +139,8 @@ export function readBody(
     finish(inflateFailed(err));
   }
 
-  function onAborted(): void {
-    finish(aborted(received, expected));
-  }
-
   function onClose(): void {
     if (!wireEnded) finish(aborted(received, expected));
-  }
-
-  function onError(): void {
-    finish(aborted(received, expected));
   }
 
   if (inflater !== undefined) {
@@ -160,9 +150,10 @@ export function readBody(
   }
   req.on('data', onWire);
   req.on('end', onWireEnd);
-  req.on('aborted', onAborted);
+  // No 'error' listener: on Node >= 20 an IncomingMessage emits 'error' only
+  // to listeners, and an aborted or destroyed request always emits 'close',
+  // before which its data did not end: that is the abort.
   req.on('close', onClose);
-  req.on('error', onError);
 }
 
 function createInflater(encoding: string): Transform {

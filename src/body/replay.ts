@@ -58,7 +58,8 @@ function arm(
 ): void {
   const old = req._readableState;
   // Pipes of the consumer that just finished: let them remove their listeners now.
-  for (const dest of [...(old.pipes ?? [])]) req.unpipe(dest);
+  if (old.pipes !== undefined && old.pipes.length > 0)
+    for (const dest of [...old.pipes]) req.unpipe(dest);
   const State = old.constructor;
   req._readableState = new State(
     { highWaterMark: old.highWaterMark, autoDestroy: false, emitClose: old.emitClose },
@@ -91,6 +92,9 @@ function arm(
       body.retain();
       holding = true;
       replay.letGo = letGo;
+      // Listeners only once someone reads: most requests are never re-read.
+      req.on('end', passEnded);
+      req.on('close', letGo);
     }
     if (offset >= body.length) {
       req.push(null);
@@ -118,8 +122,6 @@ function arm(
     }
     pushNext();
   };
-  req.on('end', passEnded);
-  req.on('close', letGo);
   replay.disarm = function disarm(): void {
     req.removeListener('end', passEnded);
     req.removeListener('close', letGo);

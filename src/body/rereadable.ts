@@ -62,7 +62,7 @@ export class RereadableBody {
     if (this._text !== undefined) return this._text;
     const charset = charsetOf(this._contentType) ?? 'utf-8';
     if (charset === 'utf-8' || charset === 'utf8') {
-      const utf8 = this.buffer().toString('utf8');
+      const utf8 = this.peek().toString('utf8');
       const text = utf8.charCodeAt(0) === 0xfeff ? utf8.slice(1) : utf8;
       this._text = text;
       return text;
@@ -73,7 +73,7 @@ export class RereadableBody {
     } catch {
       throw charsetUnsupported(charset);
     }
-    const text = decoder.decode(this.buffer());
+    const text = decoder.decode(this.peek());
     this._text = text;
     return text;
   }
@@ -107,7 +107,7 @@ export class RereadableBody {
 
   /** A copy of the bytes in memory the caller owns. */
   copy(): Buffer {
-    return Buffer.from(this.buffer());
+    return Buffer.from(this.peek());
   }
 
   /**
@@ -149,8 +149,14 @@ export class RereadableBody {
 
   /** @internal The bytes in `[start, end)` as a copy, or throws `body.released`. */
   slice(start: number, end: number): Buffer {
-    const source = this.buffer();
-    return Buffer.from(source.subarray(start, end));
+    return Buffer.from(this.peek().subarray(start, end));
+  }
+
+  /** The bytes for this package's own reading: like {@link buffer}, but never handed out. */
+  private peek(): Buffer {
+    if (this._owned !== null) return this._owned;
+    if (this._lease === null) throw releasedError();
+    return this._lease.peek(this.length);
   }
 }
 
