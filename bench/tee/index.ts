@@ -1,6 +1,7 @@
 /**
  * responseTee benchmark: a 1 KiB JSON response and a 256 MiB stream, with and
- * without the tee, and through http-proxy-middleware (plain, with the tee, and
+ * without the tee (and `wrap-only`: the bare per-instance wrapping any tee
+ * pays), and through http-proxy-middleware (plain, with the tee, and
  * with its buffering `responseInterceptor`). Each server runs in its own child
  * process; prints throughput ratios and RSS growth.
  *
@@ -146,6 +147,7 @@ function print(title: string, results: Result[], baselines: Record<string, strin
 
 const BASELINES: Record<string, string> = {
   none: 'none',
+  'wrap-only': 'none',
   tee: 'none',
   'tee-sha256': 'none',
   proxy: 'proxy',

@@ -11,7 +11,14 @@ import { built } from '../built';
 
 const { responseTee } = built<typeof import('../../src/tee')>('tee');
 
-type Variant = 'none' | 'tee' | 'tee-sha256' | 'proxy' | 'proxy-tee' | 'proxy-interceptor';
+type Variant =
+  | 'none'
+  | 'wrap-only'
+  | 'tee'
+  | 'tee-sha256'
+  | 'proxy'
+  | 'proxy-tee'
+  | 'proxy-interceptor';
 type Payload = 'json' | 'stream';
 
 const variant = process.argv[2] as Variant;
@@ -55,8 +62,36 @@ async function listen(server: http.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * The floor of the approach: wrap `write`, `end` and `flushHeaders` on the
+ * instance with pass-throughs and restore them on `'close'`, nothing else.
+ * Any per-instance tee on Express pays at least this.
+ */
+function wrapOnly(_req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  const target = res as unknown as Record<'write' | 'end' | 'flushHeaders', Method>;
+  const { write, end, flushHeaders } = target;
+  target.write = function passWrite(this: unknown, ...args: unknown[]) {
+    return Reflect.apply(write, this, args);
+  };
+  target.end = function passEnd(this: unknown, ...args: unknown[]) {
+    return Reflect.apply(end, this, args);
+  };
+  target.flushHeaders = function passFlush(this: unknown, ...args: unknown[]) {
+    return Reflect.apply(flushHeaders, this, args);
+  };
+  res.on('close', function restore() {
+    target.write = write;
+    target.end = end;
+    target.flushHeaders = flushHeaders;
+  });
+  next();
+}
+
 async function main(): Promise<void> {
   const app = express();
+  if (variant === 'wrap-only') app.use(wrapOnly);
   if (variant === 'tee') app.use(responseTee({ onFinish: countRecord }));
   if (variant === 'tee-sha256') app.use(responseTee({ onFinish: countRecord, hash: 'sha256' }));
   if (variant.startsWith('proxy')) {
@@ -98,3 +133,7 @@ async function main(): Promise<void> {
 }
 
 void main();
+// Exit cleanly on SIGTERM (so `node --cpu-prof` writes its profile).
+process.on('SIGTERM', function stop(): void {
+  process.exit(0);
+});

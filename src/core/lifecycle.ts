@@ -33,6 +33,6 @@ export function once(fn: () => void): () => void {
 export function onResponseDone(res: ServerResponse, cleanup: () => void): () => void {
   const run = once(cleanup);
   if ((res as ServerResponse & { closed?: boolean }).closed === true) setImmediate(run);
-  else res.on('close', run); // 'close' comes once; `run` is idempotent anyway
+  else res.once('close', run);
   return run;
 }

@@ -19,9 +19,9 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   const { req, res } = session;
   const capture = session.response.finish();
   const headersSent = res.headersSent;
-  const contentEncoding = headersSent ? contentEncodingOf(res, session) : undefined;
+  const contentEncoding = headersSent ? contentEncodingOf(res) : undefined;
   const bodyEncoding = encodingOfCapture(session.wire, contentEncoding, capture.body);
-  const record = new ResponseRecord(req, res, session.writeHeadHeaders, config.redact);
+  const record = new ResponseRecord(req, res, config.redact);
   record.body = capture.body;
   record.tail = capture.tail;
   record.bytes = capture.bytes;
@@ -35,7 +35,7 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   record.statusMessage = res.statusMessage ?? '';
   record.headersSent = headersSent;
   record.outcome = outcomeOf(session);
-  record.error = session.destroyError;
+  record.error = res.errored ?? undefined;
   record.contentEncoding = contentEncoding;
   record.bodyEncoding = bodyEncoding;
   record.wire = session.wire;
@@ -91,20 +91,13 @@ class ResponseRecord implements TeeRecord {
       }
     | undefined;
 
-  constructor(
-    req: IncomingMessage,
-    res: ServerResponse,
-    writeHeadHeaders: HeaderRecord | undefined,
-    redact: ReadonlySet<string>,
-  ) {
+  constructor(req: IncomingMessage, res: ServerResponse, redact: ReadonlySet<string>) {
     // Headers never flushed are reported empty; a flushed block is kept to be parsed on demand.
     const sent = res.headersSent;
     const block = sent ? (res as ServerResponse & { _header?: unknown })._header : undefined;
     const parseLater = typeof block === 'string' && block.length > 0;
     const fallback: HeaderRecord =
-      sent && !parseLater
-        ? flushedHeaders(res, writeHeadHeaders ?? {})
-        : (Object.create(null) as HeaderRecord);
+      sent && !parseLater ? flushedHeaders(res) : (Object.create(null) as HeaderRecord);
     this.source = { req, block: parseLater ? block : undefined, fallback, redact };
   }
 
@@ -184,19 +177,15 @@ const EMPTY_TIMINGS: TeeTimings = {
 };
 
 /** `Content-Encoding` as sent, without parsing the whole header block. */
-function contentEncodingOf(res: ServerResponse, session: TeeSession): string | undefined {
+function contentEncodingOf(res: ServerResponse): string | undefined {
   const stored = res.getHeader('content-encoding');
   let value: string | undefined;
   if (stored !== undefined) value = Array.isArray(stored) ? stored.join(', ') : String(stored);
   else {
-    const fromWriteHead = session.writeHeadHeaders?.['content-encoding'];
-    if (fromWriteHead !== undefined)
-      value = Array.isArray(fromWriteHead) ? fromWriteHead.join(', ') : fromWriteHead;
-    else {
-      const block = (res as ServerResponse & { _header?: unknown })._header;
-      if (typeof block === 'string' && CONTENT_ENCODING_LINE.test(block))
-        value = sentHeader(res, 'content-encoding');
-    }
+    // Given to writeHead() directly: only the flushed header block has it.
+    const block = (res as ServerResponse & { _header?: unknown })._header;
+    if (typeof block === 'string' && CONTENT_ENCODING_LINE.test(block))
+      value = sentHeader(res, 'content-encoding');
   }
   const normalised = value?.trim().toLowerCase();
   return normalised === '' ? undefined : normalised;
@@ -230,8 +219,10 @@ export async function addDecoded(record: TeeRecord, config: TeeConfig): Promise<
 }
 
 function outcomeOf(session: TeeSession): TeeOutcome {
-  if (session.destroyedByServer) return 'errored';
-  return session.res.writableFinished ? 'completed' : 'aborted';
+  const res = session.res;
+  // res.destroy(err) by the server; a lost client leaves `errored` null.
+  if (res.errored !== null && res.errored !== undefined) return 'errored';
+  return res.writableFinished ? 'completed' : 'aborted';
 }
 
 /**

@@ -19,18 +19,16 @@ export const REDACTED = '[REDACTED]';
 /**
  * The headers as they went on the wire: parsed from the flushed header block
  * when Node kept it (this includes headers passed to `writeHead`, which
- * `getHeaders()` misses), else `getHeaders()` merged with what `writeHead`
- * was given.
+ * `getHeaders()` misses), else `getHeaders()`.
  *
  * @example
- * const headers = flushedHeaders(res, fromWriteHead);
+ * const headers = flushedHeaders(res);
  */
-export function flushedHeaders(res: ServerResponse, fromWriteHead: HeaderRecord): HeaderRecord {
+export function flushedHeaders(res: ServerResponse): HeaderRecord {
   const block = (res as ServerResponse & { _header?: unknown })._header;
   if (typeof block === 'string' && block.length > 0) return parseHeaderBlock(block);
   const out: HeaderRecord = Object.create(null) as HeaderRecord;
   addHeaders(out, res.getHeaders());
-  for (const [name, value] of Object.entries(fromWriteHead)) out[name] = value;
   return out;
 }
 
@@ -64,32 +62,6 @@ function addHeaders(out: HeaderRecord, headers: OutgoingHttpHeaders): void {
     if (value === undefined) continue;
     out[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
   }
-}
-
-/**
- * Reads the headers argument of `writeHead(status, [message], headers)` in
- * each form Node accepts: an object, a flat `[name, value, name, value]`
- * array, or an array of `[name, value]` pairs.
- *
- * @example
- * writeHeadHeaders(['content-type', 'text/plain']); // { 'content-type': 'text/plain' }
- */
-export function writeHeadHeaders(headers: unknown): HeaderRecord {
-  const out: HeaderRecord = Object.create(null) as HeaderRecord;
-  if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) {
-      for (const pair of headers as unknown[][]) {
-        if (pair.length >= 2) appendHeader(out, String(pair[0]).toLowerCase(), String(pair[1]));
-      }
-    } else {
-      for (let i = 0; i + 1 < headers.length; i += 2) {
-        appendHeader(out, String(headers[i]).toLowerCase(), String(headers[i + 1]));
-      }
-    }
-  } else if (typeof headers === 'object' && headers !== null) {
-    addHeaders(out, headers as OutgoingHttpHeaders);
-  }
-  return out;
 }
 
 /**

@@ -3,10 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BoundedCapture, type CaptureBudget, type CaptureResult } from './capture';
 import { chunkBytes, chunkLength } from './chunk';
-import type { HeaderRecord } from './headers';
 import type { TeeConfig } from './options';
 import type { TeeCapture, TeeLocals } from './record';
-import { type Originals, unwrapResponse } from './wrap';
+import { type Originals, type SessionMap, unwrapResponse } from './wrap';
 
 /**
  * One side's tap: a bounded capture plus an optional streaming digest.
@@ -84,9 +83,6 @@ export class TeeSession implements TeeLocals {
   firstByteAt: number | undefined;
   endAt: number | undefined;
   closeAt: number | undefined;
-  writeHeadHeaders: HeaderRecord | undefined;
-  destroyedByServer = false;
-  destroyError: unknown;
   /** Whether the tee wrapped Node's own `write`/`end` (its bytes are the wire bytes). */
   wire = true;
 
@@ -99,7 +95,7 @@ export class TeeSession implements TeeLocals {
     readonly res: ServerResponse,
     config: TeeConfig,
     budget: CaptureBudget,
-    private readonly key: symbol,
+    private readonly sessions: SessionMap,
   ) {
     this.response = new ByteTap(config.maxBytes, config.tailBytes, budget, config.hash);
     this.requestTap =
@@ -128,7 +124,7 @@ export class TeeSession implements TeeLocals {
   unwrap(): void {
     if (this.unwrapped) return;
     this.unwrapped = true;
-    if (this.originals !== undefined) unwrapResponse(this.res, this.originals, this.key);
+    if (this.originals !== undefined) unwrapResponse(this.res, this.originals, this.sessions);
     this.untapRequest?.();
   }
 
@@ -141,6 +137,7 @@ export class TeeSession implements TeeLocals {
   onBody(chunk: unknown, encoding: unknown): void {
     if (this.done || chunk === undefined || chunk === null) return;
     if ((this.res as ServerResponse & { _hasBody?: boolean })._hasBody === false) return;
+    if (this.headersAt === undefined) this.onHeaders();
     const n = this.response.tap(chunk, encoding);
     if (n === 0) return;
     this.writes++;
@@ -149,13 +146,12 @@ export class TeeSession implements TeeLocals {
 
   /** After `end()` was forwarded: every body byte has been handed to Node. */
   onEnd(): void {
+    if (this.headersAt === undefined) this.onHeaders();
     if (this.endAt === undefined) this.endAt = this.now();
   }
 
-  /** After writeHead/flushHeaders was forwarded. */
-  onHeaders(headersArg: HeaderRecord | undefined): void {
-    if (headersArg !== undefined && this.writeHeadHeaders === undefined)
-      this.writeHeadHeaders = headersArg;
+  /** After flushHeaders, or a write or end, was forwarded: the header block went out. */
+  onHeaders(): void {
     if (this.headersAt === undefined && this.res.headersSent) this.headersAt = this.now();
   }
 

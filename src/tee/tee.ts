@@ -10,7 +10,7 @@ import { addDecoded, buildRecord, needsDecoding } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
-import { createWrappers, tapRequest, wrapResponse } from './wrap';
+import { createWrappers, type SessionMap, tapRequest, wrapResponse } from './wrap';
 import './locals';
 
 const publishCapture = publisher<TeeCaptureMessage>(CHANNELS.teeCapture);
@@ -68,8 +68,8 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
   const config = readTeeConfig(options);
   const budget = new CaptureBudget(config.maxInFlightBytes);
   const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0 };
-  const key = Symbol('streamguard.tee.session');
-  const wrappers = createWrappers(key);
+  const sessions: SessionMap = new WeakMap();
+  const wrappers = createWrappers(sessions);
   const logger: Logger = {
     warn(message: string, error?: unknown): void {
       stats.onFinishErrors++;
@@ -145,16 +145,16 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     res: ServerResponse,
     next: NextFunction,
   ): void {
-    if ((res as ServerResponse & Record<symbol, unknown>)[key] !== undefined) {
+    if (sessions.has(res)) {
       // This factory already tees this response (mounted twice): one record is enough.
       next();
       return;
     }
     stats.active++;
-    const session = new TeeSession(req, res, config, budget, key);
+    const session = new TeeSession(req, res, config, budget, sessions);
     const locals = ensureLocals(res);
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
-    wrapResponse(res, session, wrappers, key);
+    wrapResponse(res, session, wrappers, sessions);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
     // Called from the response's 'close' (after it finished, or the connection was lost); the
     // record is built on a later turn of the event loop, off the response's path.

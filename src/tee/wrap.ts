@@ -1,5 +1,4 @@
-import { type IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
-import { writeHeadHeaders } from './headers';
+import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
 import type { TeeSession } from './session';
 
 type Method = (...args: unknown[]) => unknown;
@@ -7,43 +6,47 @@ type Method = (...args: unknown[]) => unknown;
  * The response methods a tee wraps.
  *
  * @example
- * const wrappers: Patchable = createWrappers(Symbol('tee'));
+ * const wrappers: Patchable = createWrappers(new WeakMap());
  */
-export type Patchable = Record<'write' | 'end' | 'writeHead' | 'flushHeaders' | 'destroy', Method>;
+export type Patchable = Record<'write' | 'end' | 'flushHeaders', Method>;
 
 /**
  * The methods a tee replaced on one response, and the wrappers it put there.
  *
  * @example
- * if (session.originals) unwrapResponse(res, session.originals);
+ * if (session.originals) unwrapResponse(res, session.originals, sessions);
  */
 export interface Originals {
   readonly write: Method;
   readonly end: Method;
-  readonly writeHead: Method;
   readonly flushHeaders: Method;
-  readonly destroy: Method;
   readonly wrappers: Patchable;
 }
 
-type Tagged = ServerResponse & Record<symbol, TeeSession | undefined>;
+/** Which session tees a response, per `responseTee()` factory. */
+export type SessionMap = WeakMap<object, TeeSession>;
 
 const proto = OutgoingMessage.prototype as unknown as Patchable;
 
 /**
- * The five wrappers of one `responseTee()` factory. They are created once per
- * factory, not per response: each finds its response's session under the
- * factory's `key`, so wrapping a response allocates nothing but the session.
+ * The wrappers of one `responseTee()` factory. They are created once per
+ * factory, not per response: each finds its response's session in the
+ * factory's `sessions` map.
+ *
+ * Only `write`, `end` and `flushHeaders` are wrapped. Every own property
+ * added to an Express response costs about 1.5 µs (Express gives each
+ * response its own hidden class by swapping its prototype, so V8 cannot share
+ * the transition), so the tee adds as few as it can: headers passed to
+ * `writeHead` are read back from the flushed header block, the moment headers
+ * go out is seen by these three, and a server-side `res.destroy(err)` is
+ * `res.errored`.
  *
  * @example
- * const wrappers = createWrappers(Symbol('tee'));
+ * const wrappers = createWrappers(new WeakMap());
  */
-export function createWrappers(key: symbol): Patchable {
-  function sessionOf(self: unknown): TeeSession | undefined {
-    return typeof self === 'object' && self !== null ? (self as Tagged)[key] : undefined;
-  }
+export function createWrappers(sessions: SessionMap): Patchable {
   function teeWrite(this: unknown, ...args: unknown[]): unknown {
-    const session = sessionOf(this);
+    const session = sessions.get(this as object);
     if (session === undefined) return Reflect.apply(proto.write, this, args);
     const res = session.res;
     const open = !res.writableEnded && !res.destroyed;
@@ -52,7 +55,7 @@ export function createWrappers(key: symbol): Patchable {
     return result;
   }
   function teeEnd(this: unknown, ...args: unknown[]): unknown {
-    const session = sessionOf(this);
+    const session = sessions.get(this as object);
     if (session === undefined) return Reflect.apply(proto.end, this, args);
     const res = session.res;
     const open = !res.writableEnded && !res.destroyed;
@@ -63,77 +66,43 @@ export function createWrappers(key: symbol): Patchable {
     }
     return result;
   }
-  function teeWriteHead(this: unknown, ...args: unknown[]): unknown {
-    const session = sessionOf(this);
-    if (session === undefined) return Reflect.apply(SERVER_WRITE_HEAD, this, args);
-    const result = Reflect.apply(session.originals!.writeHead, session.res, args);
-    const headersArg = typeof args[1] === 'string' ? args[2] : args[1];
-    session.onHeaders(headersArg === undefined ? undefined : writeHeadHeaders(headersArg));
-    return result;
-  }
   function teeFlushHeaders(this: unknown, ...args: unknown[]): unknown {
-    const session = sessionOf(this);
+    const session = sessions.get(this as object);
     if (session === undefined) return Reflect.apply(proto.flushHeaders, this, args);
     const result = Reflect.apply(session.originals!.flushHeaders, session.res, args);
-    session.onHeaders(undefined);
+    session.onHeaders();
     return result;
   }
-  function teeDestroy(this: unknown, ...args: unknown[]): unknown {
-    const session = sessionOf(this);
-    if (session === undefined) return Reflect.apply(proto.destroy, this, args);
-    const res = session.res;
-    if (!res.destroyed && !res.writableFinished && !session.done) {
-      session.destroyedByServer = true;
-      session.destroyError = args[0];
-    }
-    return Reflect.apply(session.originals!.destroy, res, args);
-  }
-  return {
-    write: teeWrite,
-    end: teeEnd,
-    writeHead: teeWriteHead,
-    flushHeaders: teeFlushHeaders,
-    destroy: teeDestroy,
-  };
+  return { write: teeWrite, end: teeEnd, flushHeaders: teeFlushHeaders };
 }
 
-const SERVER_WRITE_HEAD = ServerResponse.prototype.writeHead as unknown as Method;
-
 /**
- * Wraps `res.write`, `res.end`, `res.writeHead`, `res.flushHeaders` and
- * `res.destroy` on this instance only. Each wrapper forwards its arguments
- * untouched first (every overload, callbacks included) and returns what the
- * original returned (backpressure and `'drain'` intact); only then does it
- * count and copy. Sets `session.wire` (whether the tee sits directly on
- * Node's own write path).
+ * Wraps `res.write`, `res.end` and `res.flushHeaders` on this instance only.
+ * Each wrapper forwards its arguments untouched first (every overload,
+ * callbacks included) and returns what the original returned (backpressure
+ * and `'drain'` intact); only then does it count and copy. Sets
+ * `session.wire` (whether the tee sits directly on Node's own write path).
  *
  * @example
- * wrapResponse(res, session, wrappers, key);
+ * wrapResponse(res, session, wrappers, sessions);
  * // later
- * unwrapResponse(res, originals, key);
+ * unwrapResponse(res, originals, sessions);
  */
 export function wrapResponse(
   res: ServerResponse,
   session: TeeSession,
   wrappers: Patchable,
-  key: symbol,
+  sessions: SessionMap,
 ): void {
   const target = res as unknown as Patchable;
-  session.originals = {
-    write: target.write,
-    end: target.end,
-    writeHead: target.writeHead,
-    flushHeaders: target.flushHeaders,
-    destroy: target.destroy,
-    wrappers,
-  };
-  session.wire = target.write === proto.write && target.end === proto.end;
-  (res as Tagged)[key] = session;
+  const write = target.write;
+  const end = target.end;
+  session.originals = { write, end, flushHeaders: target.flushHeaders, wrappers };
+  session.wire = write === proto.write && end === proto.end;
+  sessions.set(res, session);
   target.write = wrappers.write;
   target.end = wrappers.end;
-  target.writeHead = wrappers.writeHead;
   target.flushHeaders = wrappers.flushHeaders;
-  target.destroy = wrappers.destroy;
 }
 
 /**
@@ -143,9 +112,13 @@ export function wrapResponse(
  * dictionary-mode object.
  *
  * @example
- * unwrapResponse(res, originals, key);
+ * unwrapResponse(res, originals, sessions);
  */
-export function unwrapResponse(res: ServerResponse, originals: Originals, key: symbol): void {
+export function unwrapResponse(
+  res: ServerResponse,
+  originals: Originals,
+  sessions: SessionMap,
+): void {
   const target = res as unknown as Patchable;
   const { wrappers } = originals;
   let all = true;
@@ -153,14 +126,10 @@ export function unwrapResponse(res: ServerResponse, originals: Originals, key: s
   else all = false;
   if (target.end === wrappers.end) target.end = originals.end;
   else all = false;
-  if (target.writeHead === wrappers.writeHead) target.writeHead = originals.writeHead;
-  else all = false;
   if (target.flushHeaders === wrappers.flushHeaders) target.flushHeaders = originals.flushHeaders;
   else all = false;
-  if (target.destroy === wrappers.destroy) target.destroy = originals.destroy;
-  else all = false;
   // A wrapper someone put on top still calls ours, which needs the session to reach the originals.
-  if (all) (res as Tagged)[key] = undefined;
+  if (all) sessions.delete(res);
 }
 
 /**
