@@ -82,9 +82,9 @@ export class Lease {
 
   /** A view of the first `length` bytes; throws `body.released` after release. */
   view(length: number): Buffer {
-    if (this.done) throw releasedError();
+    const view = this.peek(length);
     this.exposed = true;
-    return Buffer.from(this.memory, 0, length);
+    return view;
   }
 
   /** @internal A view for this package's own use, never handed to user code. */

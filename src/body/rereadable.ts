@@ -49,9 +49,9 @@ export class RereadableBody {
    * throws `body.released`. Use {@link copy} or {@link detach} to keep it.
    */
   buffer(): Buffer {
-    if (this._owned !== null) return this._owned;
-    if (this._lease === null) throw releasedError();
-    return this._lease.view(this.length);
+    const view = this.peek();
+    if (this._lease !== null) this._lease.exposed = true;
+    return view;
   }
 
   /**

@@ -137,7 +137,7 @@ export class TeeSession implements TeeLocals {
   onBody(chunk: unknown, encoding: unknown): void {
     if (this.done || chunk === undefined || chunk === null) return;
     if ((this.res as ServerResponse & { _hasBody?: boolean })._hasBody === false) return;
-    if (this.headersAt === undefined) this.onHeaders();
+    this.onHeaders();
     const n = this.response.tap(chunk, encoding);
     if (n === 0) return;
     this.writes++;
@@ -146,7 +146,7 @@ export class TeeSession implements TeeLocals {
 
   /** After `end()` was forwarded: every body byte has been handed to Node. */
   onEnd(): void {
-    if (this.headersAt === undefined) this.onHeaders();
+    this.onHeaders();
     if (this.endAt === undefined) this.endAt = this.now();
   }
 
