@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/tee/index.ts   # BENCH_SECONDS=2 per case, BENCH_ROUNDS=3 (best of, interleaved)
  *   BENCH_CASES=json BENCH_ROUNDS=5 npx tsx bench/tee/index.ts   # only the 1 KiB case
+ *   BENCH_VARIANTS=none,shape-only,tee npx tsx bench/tee/index.ts # a subset (their baselines included)
  *   BENCH_SECONDS=10 BENCH_ROUNDS=5 TEE_STREAM_BYTES=268435456 npx tsx bench/tee/index.ts
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -27,6 +28,8 @@ interface Report {
   peak: number;
   maxRSS: number;
   records: number;
+  /** Server CPU time (user + system) since the last `'mark'`, in µs. */
+  cpuMicros: number;
 }
 
 interface Result {
@@ -35,6 +38,8 @@ interface Result {
   unit: string;
   rssGrowth: number;
   records: number;
+  /** Server CPU µs per request (JSON case only): steadier than req/s on a busy machine. */
+  cpuPerRequest?: number;
 }
 
 function start(variant: string, payload: string): Promise<{ child: ChildProcess; port: number }> {
@@ -115,6 +120,7 @@ async function streamCase(variant: string): Promise<Result> {
 async function jsonCase(variant: string): Promise<Result> {
   const { child, port } = await start(variant, 'json');
   await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, duration: 1 });
+  child.send('mark');
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/`,
     connections: 10,
@@ -128,6 +134,7 @@ async function jsonCase(variant: string): Promise<Result> {
     unit: 'req/s',
     rssGrowth: report.peak - report.baseline,
     records: report.records,
+    cpuPerRequest: report.cpuMicros / Math.max(1, result.requests.total),
   };
 }
 
@@ -137,10 +144,18 @@ function print(title: string, results: Result[], baselines: Record<string, strin
   for (const r of results) {
     const base = by.get(baselines[r.variant] ?? r.variant)!;
     const ratio = (r.throughput / base.throughput).toFixed(3);
+    const shape = by.get('shape-only');
+    const cpu =
+      r.cpuPerRequest === undefined || base.cpuPerRequest === undefined
+        ? ''
+        : `  CPU ${r.cpuPerRequest.toFixed(1)} µs/req (${(base.cpuPerRequest / r.cpuPerRequest).toFixed(3)}x` +
+          (shape?.cpuPerRequest !== undefined && r.variant.startsWith('tee')
+            ? `, ${(shape.cpuPerRequest / r.cpuPerRequest).toFixed(3)}x of shape-only)`
+            : ')');
     console.log(
       `  ${r.variant.padEnd(18)} ${r.throughput.toFixed(0).padStart(8)} ${r.unit}  ` +
         `${ratio}x of ${base.variant.padEnd(6)}  RSS growth ${(r.rssGrowth / MiB).toFixed(1)} MiB` +
-        `  records ${r.records}`,
+        `  records ${r.records}${cpu}`,
     );
   }
 }
@@ -148,6 +163,7 @@ function print(title: string, results: Result[], baselines: Record<string, strin
 const BASELINES: Record<string, string> = {
   none: 'none',
   'wrap-only': 'none',
+  'shape-only': 'none',
   tee: 'none',
   'tee-sha256': 'none',
   proxy: 'proxy',
@@ -178,7 +194,8 @@ async function rounds(
 async function main(): Promise<void> {
   // The load here on CPU 0, each server on CPU 1.
   const pinned = pin(process.pid, 0);
-  const variants = Object.keys(BASELINES);
+  const only = process.env.BENCH_VARIANTS?.split(',');
+  const variants = Object.keys(BASELINES).filter((v) => only === undefined || only.includes(v));
   console.log(
     `responseTee bench: ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
       `${STREAM_BYTES / MiB} MiB, node ${process.version}, ${pinned ? 'servers on CPU 1, load on CPU 0' : 'not pinned to CPUs'} (noisy shared machine: compare ratios, not absolutes)`,

@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createProxyMiddleware, responseInterceptor } from 'http-proxy-middleware';
+import { shareShape } from '../../src/core/shape';
 import { built } from '../built';
 
 const { responseTee } = built<typeof import('../../src/tee')>('tee');
@@ -14,6 +15,7 @@ const { responseTee } = built<typeof import('../../src/tee')>('tee');
 type Variant =
   | 'none'
   | 'wrap-only'
+  | 'shape-only'
   | 'tee'
   | 'tee-sha256'
   | 'proxy'
@@ -89,9 +91,21 @@ function wrapOnly(_req: IncomingMessage, res: ServerResponse, next: () => void):
   next();
 }
 
+/**
+ * What the tee does to an Express response before wrapping it, and nothing
+ * else: it gives the response a hidden class V8 shares across requests
+ * (`shareShape`, src/core/shape.ts). The floor for what the tee's own work
+ * costs, since this step alone makes an Express response cheaper.
+ */
+function shapeOnly(_req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  shareShape(res, 'req');
+  next();
+}
+
 async function main(): Promise<void> {
   const app = express();
   if (variant === 'wrap-only') app.use(wrapOnly);
+  if (variant === 'shape-only') app.use(shapeOnly);
   if (variant === 'tee') app.use(responseTee({ onFinish: countRecord }));
   if (variant === 'tee-sha256') app.use(responseTee({ onFinish: countRecord, hash: 'sha256' }));
   if (variant.startsWith('proxy')) {
@@ -119,10 +133,19 @@ async function main(): Promise<void> {
   const sampler = setInterval(function sample() {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 10);
+  let cpuMark = process.cpuUsage();
   process.on('message', function report(message) {
+    if (message === 'mark') cpuMark = process.cpuUsage();
     if (message === 'report') {
       peak = Math.max(peak, process.memoryUsage().rss);
-      process.send?.({ baseline, peak, maxRSS: process.resourceUsage().maxRSS * 1024, records });
+      const cpu = process.cpuUsage(cpuMark);
+      process.send?.({
+        baseline,
+        peak,
+        maxRSS: process.resourceUsage().maxRSS * 1024,
+        records,
+        cpuMicros: cpu.user + cpu.system,
+      });
     }
     if (message === 'exit') {
       clearInterval(sampler);

@@ -1,4 +1,5 @@
 import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
+import { shareShape } from '../core/shape';
 import type { TeeSession } from './session';
 
 type Method = (...args: unknown[]) => unknown;
@@ -33,13 +34,12 @@ const proto = OutgoingMessage.prototype as unknown as Patchable;
  * factory, not per response: each finds its response's session in the
  * factory's `sessions` map.
  *
- * Only `write`, `end` and `flushHeaders` are wrapped. Every own property
- * added to an Express response costs about 2 µs (Express gives each
- * response its own hidden class by swapping its prototype, so V8 cannot share
- * the transition), so the tee adds as few as it can: headers passed to
- * `writeHead` are read back from the flushed header block, the moment headers
- * go out is seen by these three, and a server-side `res.destroy(err)` is
- * `res.errored`.
+ * Only `write`, `end` and `flushHeaders` are wrapped, as few own properties
+ * as the tee can add: headers passed to `writeHead` are read back from the
+ * flushed header block, the moment headers go out is seen by these three,
+ * and a server-side `res.destroy(err)` is `res.errored`. On Express,
+ * {@link wrapResponse} first gives the response a shared hidden class
+ * (`shareShape`): without it each own property costs about 2 µs there.
  *
  * @example
  * const wrappers = createWrappers(new WeakMap());
@@ -100,6 +100,9 @@ export function wrapResponse(
   session.originals = { write, end, flushHeaders: target.flushHeaders, wrappers };
   session.wire = write === proto.write && end === proto.end;
   sessions.set(res, session);
+  // On Express, give the response a shared hidden class first: each own property added to
+  // it otherwise costs a hidden class of its own and makes later reads of `res` miss.
+  shareShape(res, 'req');
   target.write = wrappers.write;
   target.end = wrappers.end;
   target.flushHeaders = wrappers.flushHeaders;
@@ -145,6 +148,7 @@ export function unwrapResponse(
 export function tapRequest(req: IncomingMessage, session: TeeSession): () => void {
   const target = req as unknown as { emit: Method };
   const emit = target.emit;
+  shareShape(req, 'res');
   function teeEmit(...args: unknown[]): unknown {
     if (args[0] === 'data') session.onRequestData(args[1]);
     return Reflect.apply(emit, req, args);
