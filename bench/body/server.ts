@@ -1,6 +1,6 @@
 /**
  * One benchmark server, in its own process (so it runs on the other core):
- * `BENCH_MODE` = `ours` | `verify` | `raw`. It reports memory over IPC:
+ * `BENCH_MODE` = `ours` | `verify` | `shaped` | `raw` | `floor`. It reports memory over IPC:
  * `start` resets the counters, `stop` answers with requests served,
  * estimated bytes allocated (sum of positive heap+external deltas sampled
  * every 2 ms) and peak RSS.
@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { shareShape } from '../../src/core/shape';
 import { built } from '../built';
 import { jsonOf } from './payload';
 
@@ -50,9 +51,15 @@ if (mode === 'floor') {
     const body = res.locals.body;
     answer(res, body?.json(), body?.length ?? 0);
   });
-} else if (mode === 'verify') {
+} else if (mode === 'verify' || mode === 'shaped') {
   app.post(
     '/',
+    // `shaped`: the request first gets the shared hidden class rereadableBody gives it
+    // (src/core/shape.ts), so the comparison isolates the rest of the work.
+    function maybeShape(req: IncomingMessage, _res: ServerResponse, next: () => void) {
+      if (mode === 'shaped') shareShape(req, 'res');
+      next();
+    },
     express.json({
       limit: '2mb',
       verify: function stash(req: RawRequest, _res: ServerResponse, buf: Buffer): void {

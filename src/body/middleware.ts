@@ -9,6 +9,7 @@ import {
 import { onResponseDone } from '../core/lifecycle';
 import { ensureLocals, LOCALS } from '../core/locals';
 import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
+import { shareShape } from '../core/shape';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseBytes } from '../core/units';
 import { encodingUnsupported, tooLarge } from './errors';
@@ -150,6 +151,9 @@ function handle(
     next();
     return;
   }
+  // The replay adds `_read` to `req`: on Express, give the request a shared hidden class now,
+  // before the read, so the read's own accesses to `req` hit V8's caches too.
+  shareShape(req, 'res');
   const consumed = req as ConsumedRequest;
   if (consumed._body === true || req.readableEnded || !req.readable) {
     adopt(config, consumed, res, next);

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { HttpError } from '../core/errors';
-import { shareShape } from '../core/shape';
 import { CHUNK, type RereadableBody } from './rereadable';
 
 interface ReadableStateLike {
@@ -40,9 +39,6 @@ interface ReplayState {
  */
 export function makeRereadable(req: IncomingMessage, body: RereadableBody): ReplayHandle {
   const state: ReplayState = { stopped: false, letGo: undefined, disarm: undefined };
-  // On Express, give the request a shared hidden class before `_read` is added to it: an own
-  // property added to an Express request otherwise builds a hidden class of its own.
-  shareShape(req, 'res');
   arm(req as ReplayableRequest, body, state, false);
   return {
     stop(): void {

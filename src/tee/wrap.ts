@@ -111,8 +111,9 @@ export function wrapResponse(
 /**
  * Puts the response's methods back, each unless someone wrapped it again on
  * top of the tee. A method that came from the prototype is assigned back
- * rather than deleted: `delete` would turn the response into a slow
- * dictionary-mode object.
+ * rather than deleted: on a stock `node:http` response, whose hidden class
+ * is shared and fast, `delete` would turn it into a slower dictionary-mode
+ * object (an Express response is one already, see `shareShape`).
  *
  * @example
  * unwrapResponse(res, originals, sessions);
