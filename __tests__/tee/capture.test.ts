@@ -3,6 +3,28 @@ import { responseTee } from '../../src/tee';
 import { BoundedCapture, CaptureBudget } from '../../src/tee/capture';
 
 describe('BoundedCapture', () => {
+  test('copies what the application still holds, keeps an owned chunk that fits whole as is', () => {
+    const budget = new CaptureBudget(1024);
+    const held = Buffer.from('held by the app');
+    const copying = new BoundedCapture(64, 0, budget);
+    copying.add(held);
+    held.write('HELD');
+    expect(copying.finish().body.toString()).toBe('held by the app');
+
+    const owned = Buffer.from('converted string');
+    const keeping = new BoundedCapture(64, 0, budget);
+    keeping.add(owned, true);
+    expect(keeping.finish().body).toBe(owned);
+
+    // Cut short: only the part that fits is kept, as a copy (not a view pinning the whole chunk).
+    const big = Buffer.alloc(200, 7);
+    const cut = new BoundedCapture(64, 0, budget);
+    cut.add(big, true);
+    const body = cut.finish().body;
+    expect(body.length).toBe(64);
+    expect(body.buffer).not.toBe(big.buffer);
+  });
+
   test('head and tail are always an exact prefix and suffix of the stream', () => {
     fc.assert(
       fc.property(

@@ -42,6 +42,10 @@ export function shareShape(target: object, key: string): void {
   if (STOCK.has(Object.getPrototypeOf(target) as object)) return;
   const descriptor = Object.getOwnPropertyDescriptor(target, key);
   if (descriptor === undefined || descriptor.configurable !== true) return;
-  Reflect.deleteProperty(target, key);
-  Reflect.defineProperty(target, key, descriptor);
+  const record = target as Record<string, unknown>;
+  delete record[key];
+  // A plain assigned property (what Express sets) is assigned back: cheaper than defineProperty.
+  if (descriptor.writable === true && descriptor.enumerable === true)
+    record[key] = descriptor.value;
+  else Reflect.defineProperty(target, key, descriptor);
 }

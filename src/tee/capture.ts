@@ -96,8 +96,12 @@ export class BoundedCapture {
     this.truncated = true;
   }
 
-  /** Records `bytes` (already a Buffer view; copied here only as far as it fits). */
-  add(bytes: Buffer): void {
+  /**
+   * Records `bytes` (a Buffer view; copied here only as far as it fits).
+   * `owned`: `bytes` is a fresh Buffer nobody else holds (a converted string
+   * chunk), kept as is when it fits whole instead of being copied again.
+   */
+  add(bytes: Buffer, owned = false): void {
     const n = bytes.length;
     if (n === 0 || this.finished) return;
     this.totalBytes += n;
@@ -107,7 +111,7 @@ export class BoundedCapture {
       const wanted = Math.min(room, n);
       const granted = wanted > 0 ? this.budget.take(wanted) : 0;
       if (granted > 0) {
-        this.head.push(Buffer.from(bytes.subarray(0, granted)));
+        this.head.push(owned && granted === n ? bytes : Buffer.from(bytes.subarray(0, granted)));
         this.headBytes += granted;
       }
       offset = granted;

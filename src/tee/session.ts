@@ -42,7 +42,8 @@ export class ByteTap {
     const bytes = chunkBytes(chunk, encoding);
     if (bytes === undefined || bytes.length === 0) return 0;
     this.hash?.update(bytes);
-    this.capture.add(bytes);
+    // A string chunk was converted into a fresh Buffer: the capture may keep it without a copy.
+    this.capture.add(bytes, typeof chunk === 'string');
     return bytes.length;
   }
 
