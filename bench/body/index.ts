@@ -2,11 +2,14 @@
  * rereadableBody against the usual ways to keep the raw body:
  * `express.json({ verify: stash rawBody })` and `express.raw()` + JSON.parse.
  * POST 1 KiB, 64 KiB, 1 MiB JSON with 200 connections (autocannon, here),
- * each server in its own child process. Then a flood of 1 MiB uploads.
+ * each server in its own child process. Then a flood of 1 MiB uploads, and
+ * a slow flood: 400 uploads of 1 MiB trickled in at once, so that every body
+ * is in flight at the same time.
  *
  *   npx tsx bench/body/index.ts          # BENCH_SECONDS=3 by default
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
@@ -51,7 +54,13 @@ function startServer(
 function ask(
   child: ChildProcess,
   msg: string,
-): Promise<{ requests: number; allocated: number; peakRss: number; cpu: number }> {
+): Promise<{
+  requests: number;
+  allocated: number;
+  peakRss: number;
+  startRss: number;
+  cpu: number;
+}> {
   return new Promise((resolveReply) => {
     child.on(
       'message',
@@ -59,12 +68,19 @@ function ask(
         requests?: number;
         allocated: number;
         peakRss: number;
+        startRss: number;
         cpu: number;
       }): void {
         if (typeof reply?.requests !== 'number') return;
         child.off('message', onReply);
         resolveReply(
-          reply as { requests: number; allocated: number; peakRss: number; cpu: number },
+          reply as {
+            requests: number;
+            allocated: number;
+            peakRss: number;
+            startRss: number;
+            cpu: number;
+          },
         );
       },
     );
@@ -123,6 +139,77 @@ async function measureAllocations(mode: Mode, body: string, requests: number): P
   const mem = await ask(child, 'stop');
   child.kill();
   return mem.requests === 0 ? 0 : mem.allocated / mem.requests;
+}
+
+const SLOW_UPLOADS = Number(process.env.BENCH_SLOW_UPLOADS ?? 400);
+const SLOW_PIECES = 16;
+const SLOW_GAP_MS = 150;
+
+/**
+ * One upload of `body` over a raw socket, sent in {@link SLOW_PIECES} pieces
+ * {@link SLOW_GAP_MS} apart (a slow client). Resolves with the response's
+ * status (0 when the connection was closed before one came), after at most
+ * 30 s.
+ */
+function slowUpload(port: number, body: Buffer): Promise<number> {
+  return new Promise((resolveStatus) => {
+    const socket = connect(port, '127.0.0.1');
+    let status = 0;
+    let answer = '';
+    let sent = 0;
+    const piece = Math.ceil(body.length / SLOW_PIECES);
+    const limit = setTimeout(finish, 30_000);
+    let timer: NodeJS.Timeout | undefined;
+    function finish(): void {
+      clearTimeout(limit);
+      clearTimeout(timer);
+      socket.destroy();
+      resolveStatus(status);
+    }
+    function sendPiece(): void {
+      if (socket.destroyed) return;
+      const end = Math.min(body.length, sent + piece);
+      socket.write(body.subarray(sent, end));
+      sent = end;
+      if (sent < body.length) timer = setTimeout(sendPiece, SLOW_GAP_MS);
+    }
+    socket.setNoDelay(true);
+    socket.on('connect', function sendHead(): void {
+      socket.write(
+        `POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
+      sendPiece();
+    });
+    socket.on('data', function readStatus(chunk: Buffer): void {
+      if (status !== 0) return;
+      answer += chunk.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+      if (m) status = Number(m[1]);
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+  });
+}
+
+/**
+ * Every upload in flight at once: `SLOW_UPLOADS` clients trickle a 1 MiB
+ * body each. A reader that buffers holds every partial body; ours leases
+ * from a pool with a budget and answers the rest 503 before reading them.
+ */
+async function slowFlood(
+  mode: Mode,
+  body: Buffer,
+): Promise<{ rssGrowth: number; statuses: Map<number, number> }> {
+  const { child, port } = await startServer(mode, { BENCH_MAX_IN_FLIGHT: '32mb' });
+  child.send('start');
+  const statuses = new Map<number, number>();
+  const uploads: Promise<number>[] = [];
+  for (let i = 0; i < SLOW_UPLOADS; i++) uploads.push(slowUpload(port, body));
+  for (const status of await Promise.all(uploads))
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  const mem = await ask(child, 'stop');
+  child.kill();
+  return { rssGrowth: mem.peakRss - mem.startRss, statuses };
 }
 
 function mib(n: number): string {
@@ -190,23 +277,40 @@ async function main(): Promise<void> {
       `  beyond the floor (socket chunks + parsed objects, ${kib(alloc.floor)}): ours ${kib(beyond('ours'))}, verify ${kib(beyond('verify'))} (${ratio(beyond('verify'), beyond('ours'))} lower), raw ${kib(beyond('raw'))} (${ratio(beyond('raw'), beyond('ours'))} lower)\n`,
     );
   }
-  if (only !== undefined && only !== 'flood') return;
+  if (only !== undefined && only !== 'flood' && only !== 'slow') return;
   const flood = jsonOf(1024 * 1024);
-  console.log(
-    'Flood: 1 MiB uploads, 200 connections; ours with maxInFlight 32mb (past it: 503 + Retry-After)',
-  );
-  const fl = {} as Record<Mode, Result>;
   const floodModes = (process.env.BENCH_MODES?.split(',') ?? ['ours', 'verify', 'raw']) as Mode[];
-  for (const mode of floodModes)
-    fl[mode] = await runCase(mode, flood, SECONDS, { BENCH_MAX_IN_FLIGHT: '32mb' });
-  for (const mode of floodModes) {
-    const r = fl[mode];
+  if (only !== 'slow') {
     console.log(
-      `  ${mode.padEnd(7)} peak RSS ${mib(r.peakRss).padStart(10)}  ${r.rps.toFixed(0)} req/s  non-2xx ${r.non2xx}`,
+      'Flood: 1 MiB uploads, 200 connections; ours with maxInFlight 32mb (past it: 503 + Retry-After)',
+    );
+    const fl = {} as Record<Mode, Result>;
+    for (const mode of floodModes)
+      fl[mode] = await runCase(mode, flood, SECONDS, { BENCH_MAX_IN_FLIGHT: '32mb' });
+    for (const mode of floodModes) {
+      const r = fl[mode];
+      console.log(
+        `  ${mode.padEnd(7)} peak RSS ${mib(r.peakRss).padStart(10)}  ${r.rps.toFixed(0)} req/s  non-2xx ${r.non2xx}`,
+      );
+    }
+    console.log(
+      `  peak RSS ours/verify ${ratio(fl.ours.peakRss, fl.verify.peakRss)}, ours/raw ${ratio(fl.ours.peakRss, fl.raw.peakRss)}`,
     );
   }
   console.log(
-    `  peak RSS ours/verify ${ratio(fl.ours.peakRss, fl.verify.peakRss)}, ours/raw ${ratio(fl.ours.peakRss, fl.raw.peakRss)}`,
+    `\nSlow flood: ${SLOW_UPLOADS} clients each trickle a 1 MiB body in ${SLOW_PIECES} pieces ${SLOW_GAP_MS} ms apart, all at once; ours with maxInFlight 32mb`,
+  );
+  const slowBody = Buffer.from(flood);
+  const slow = {} as Record<Mode, { rssGrowth: number; statuses: Map<number, number> }>;
+  for (const mode of floodModes) {
+    slow[mode] = await slowFlood(mode, slowBody);
+    const statuses = [...slow[mode].statuses].map(([code, n]) => `${code}: ${n}`).join(', ');
+    console.log(
+      `  ${mode.padEnd(7)} RSS growth ${mib(slow[mode].rssGrowth).padStart(10)}  statuses ${statuses}`,
+    );
+  }
+  console.log(
+    `  RSS growth ours/verify ${ratio(slow.ours.rssGrowth, slow.verify.rssGrowth)}, ours/raw ${ratio(slow.ours.rssGrowth, slow.raw.rssGrowth)}`,
   );
 }
 

@@ -94,6 +94,7 @@ let allocated = 0;
 /** CPU time is steadier than req/s on a shared machine: µs of this process per request. */
 let cpuAtStart = process.cpuUsage();
 let peakRss = 0;
+let startRss = 0;
 let last = 0;
 function sample(): void {
   const m = process.memoryUsage();
@@ -112,11 +113,12 @@ process.on('message', function onMessage(msg: string): void {
     allocated = 0;
     requests = 0;
     peakRss = process.memoryUsage().rss;
+    startRss = peakRss;
     last = process.memoryUsage().heapUsed + process.memoryUsage().external;
   } else if (msg === 'stop') {
     sample();
     const cpu = process.cpuUsage(cpuAtStart);
-    process.send?.({ requests, allocated, peakRss, cpu: cpu.user + cpu.system });
+    process.send?.({ requests, allocated, peakRss, startRss, cpu: cpu.user + cpu.system });
   }
 });
 
