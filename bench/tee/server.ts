@@ -20,6 +20,7 @@ type Variant =
   | 'tee-sha256'
   | 'proxy'
   | 'proxy-tee'
+  | 'proxy-shape'
   | 'proxy-interceptor';
 type Payload = 'json' | 'stream';
 
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
     const upstreamPort = await listen(http.createServer(origin));
     const target = `http://127.0.0.1:${upstreamPort}`;
     if (variant === 'proxy-tee') app.use(responseTee({ onFinish: countRecord }));
+    if (variant === 'proxy-shape') app.use(shapeOnly);
     if (variant === 'proxy-interceptor') {
       app.use(
         createProxyMiddleware({
