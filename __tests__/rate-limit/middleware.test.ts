@@ -279,6 +279,80 @@ describe('keys and proxies', () => {
   });
 });
 
+describe('hot path', () => {
+  it('counts a request whose headers an earlier middleware already sent, and sends no rate limit headers', async () => {
+    const app = express();
+    app.use(function flushEarly(_req, res, next) {
+      res.flushHeaders();
+      next();
+    });
+    app.use(rateLimit({ rate: 1, interval: '1h', burst: 2, logger: quietLogger() }));
+    app.get('/', (_req, res) => res.end(JSON.stringify(res.locals.rateLimit)));
+    const first = await request(app).get('/');
+    expect(first.status).toBe(200);
+    expect(first.headers.ratelimit).toBeUndefined();
+    expect(first.headers['ratelimit-policy']).toBeUndefined();
+    expect(JSON.parse(first.text)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(JSON.parse((await request(app).get('/')).text)).toMatchObject({ remaining: 0 });
+  });
+
+  it('one limiter in two apps keys each by its own ip getter, request after request', async () => {
+    const limiter = rateLimit({ rate: 1, interval: '1h', burst: 10, logger: quietLogger() });
+    function keyApp(customIp: boolean) {
+      const app = express();
+      if (customIp)
+        Object.defineProperty(app.request, 'ip', {
+          configurable: true,
+          get: function cfConnectingIp(this: express.Request) {
+            return this.get('cf-connecting-ip');
+          },
+        });
+      app.use(limiter);
+      app.get('/', (_req, res) => res.json(res.locals.rateLimit));
+      return request(app);
+    }
+    const stock = keyApp(false);
+    const custom = keyApp(true);
+    for (let i = 0; i < 3; i++) {
+      const s = await stock.get('/').set('cf-connecting-ip', '198.51.100.9');
+      expect(s.body.key).toBe('127.0.0.1');
+      const c = await custom.get('/').set('cf-connecting-ip', '198.51.100.9');
+      expect(c.body.key).toBe('198.51.100.9');
+    }
+  });
+
+  it('gives the store the clock reading its decision is stamped with', async () => {
+    const seen: unknown[] = [];
+    const store = {
+      consume(_key: string, _cost: number, _policy: unknown, now?: number) {
+        seen.push(now);
+        return { allowed: false, remaining: 0, reset: 9000, retryAfter: 5000, blocked: 5000 };
+      },
+      refund() {},
+      close() {},
+    };
+    let info: RateLimitInfo | undefined;
+    const app = express();
+    app.use(
+      rateLimit({
+        store,
+        logger: quietLogger(),
+        handler(_req, res, _next, i) {
+          info = i;
+          res.statusCode = 429;
+          res.end();
+        },
+      }),
+    );
+    const before = Date.now();
+    expect((await request(app).get('/')).status).toBe(429);
+    expect(seen).toHaveLength(1);
+    const now = seen[0] as number;
+    expect(now).toBeGreaterThanOrEqual(before);
+    expect(info?.blockedUntil).toBe(now + 5000);
+  });
+});
+
 describe('options', () => {
   it.each([
     [{ rate: 0 }, /option rate/],

@@ -27,7 +27,11 @@ export type ResponseWithLocals = ServerResponse & { locals: Record<string, unkno
  */
 export function ensureLocals(res: ServerResponse): Record<string, unknown> {
   const r = res as ServerResponse & { locals?: Record<string, unknown> };
-  if (typeof r.locals !== 'object' || r.locals === null)
-    r.locals = Object.create(null) as Record<string, unknown>;
-  return r.locals;
+  // One read: on Express every response has a hidden class of its own, so
+  // each property read is an uncached lookup.
+  const locals = r.locals;
+  if (typeof locals === 'object' && locals !== null) return locals;
+  const created = Object.create(null) as Record<string, unknown>;
+  r.locals = created;
+  return created;
 }

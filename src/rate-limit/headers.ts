@@ -47,6 +47,8 @@ export interface HeaderShape {
   readonly limitText: string;
   /** The `RateLimit-Policy` value, precomputed. */
   readonly policy: string;
+  /** The start of the draft-10 `RateLimit` value (`"default";r=`), precomputed. */
+  readonly itemPrefix: string;
 }
 
 /**
@@ -66,7 +68,14 @@ export function headerShape(
   const quotedName = `"${name.replace(/[\\"]/g, '\\$&')}"`;
   const w = Math.max(1, Math.ceil(windowMs / 1000));
   const policy = style === 'draft-10' ? `${quotedName};q=${burst};w=${w}` : `${burst};w=${w}`;
-  return { style, quotedName, limit: burst, limitText: String(burst), policy };
+  return {
+    style,
+    quotedName,
+    limit: burst,
+    limitText: String(burst),
+    policy,
+    itemPrefix: `${quotedName};r=`,
+  };
 }
 
 /**
@@ -82,10 +91,13 @@ export function seconds(ms: number): number {
 /**
  * Writes the headers for `decision` to `sink` (the response, or a
  * {@link HeaderRecord}); `Retry-After` is added on every rejection whatever
- * the style. Straight `setHeader` calls: this runs on every request.
+ * the style. Straight `setHeader` calls, the method looked up once (on an
+ * Express response every lookup misses V8's caches): this runs on every
+ * request.
  *
  * @example
- * if (!res.headersSent) writeRateLimitHeaders(res, shape, decision, Date.now());
+ * const record = new HeaderRecord();
+ * writeRateLimitHeaders(record, shape, decision, Date.now());
  */
 export function writeRateLimitHeaders(
   sink: HeaderSink,
@@ -93,26 +105,51 @@ export function writeRateLimitHeaders(
   decision: Decision,
   now: number,
 ): void {
+  const setHeader = sink.setHeader;
   const reset = seconds(decision.blocked > 0 ? decision.blocked : decision.reset);
   switch (shape.style) {
     case 'draft-10':
-      sink.setHeader('RateLimit-Policy', shape.policy);
-      sink.setHeader('RateLimit', `${shape.quotedName};r=${decision.remaining};t=${reset}`);
+      setHeader.call(sink, 'RateLimit-Policy', shape.policy);
+      setHeader.call(sink, 'RateLimit', `${shape.itemPrefix}${decision.remaining};t=${reset}`);
       break;
     case 'draft-6':
-      sink.setHeader('RateLimit-Policy', shape.policy);
-      sink.setHeader('RateLimit-Limit', shape.limitText);
-      sink.setHeader('RateLimit-Remaining', String(decision.remaining));
-      sink.setHeader('RateLimit-Reset', String(reset));
+      setHeader.call(sink, 'RateLimit-Policy', shape.policy);
+      setHeader.call(sink, 'RateLimit-Limit', shape.limitText);
+      setHeader.call(sink, 'RateLimit-Remaining', String(decision.remaining));
+      setHeader.call(sink, 'RateLimit-Reset', String(reset));
       break;
     case 'legacy':
-      sink.setHeader('X-RateLimit-Limit', shape.limitText);
-      sink.setHeader('X-RateLimit-Remaining', String(decision.remaining));
-      sink.setHeader('X-RateLimit-Reset', String(Math.ceil((now + reset * 1000) / 1000)));
+      setHeader.call(sink, 'X-RateLimit-Limit', shape.limitText);
+      setHeader.call(sink, 'X-RateLimit-Remaining', String(decision.remaining));
+      setHeader.call(sink, 'X-RateLimit-Reset', String(Math.ceil((now + reset * 1000) / 1000)));
       break;
     default:
       break;
   }
   if (!decision.allowed)
-    sink.setHeader('Retry-After', String(Math.max(1, seconds(decision.retryAfter))));
+    setHeader.call(sink, 'Retry-After', String(Math.max(1, seconds(decision.retryAfter))));
+}
+
+/**
+ * {@link writeRateLimitHeaders} to a response, unless its headers are out
+ * already (an earlier middleware flushed them): then nothing is written.
+ * Instead of reading `res.headersSent` first (a getter, and another uncached
+ * lookup on an Express response) it lets `setHeader` refuse: Node checks
+ * that before it changes anything, so the first header either goes in or
+ * none does.
+ *
+ * @example
+ * writeResponseHeaders(res, shape, decision, Date.now());
+ */
+export function writeResponseHeaders(
+  res: HeaderSink,
+  shape: HeaderShape,
+  decision: Decision,
+  now: number,
+): void {
+  try {
+    writeRateLimitHeaders(res, shape, decision, now);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_HTTP_HEADERS_SENT') throw error;
+  }
 }

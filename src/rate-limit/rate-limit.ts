@@ -18,7 +18,7 @@ import {
 } from '../core/options';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseDuration, show } from '../core/units';
-import { clientAddress } from './address';
+import { AddressReader } from './address';
 import {
   HeaderRecord,
   type HeaderShape,
@@ -26,6 +26,7 @@ import {
   headerShape,
   seconds,
   writeRateLimitHeaders,
+  writeResponseHeaders,
 } from './headers';
 import { ipKey } from './ip';
 import type { RateLimitInfo } from './locals';
@@ -185,12 +186,16 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   // keep-alive connection) skip the IPv6 parsing.
   let lastAddress = '';
   let lastKey = '';
+  const addresses = new AddressReader();
   const { policy, store, fallback, shape, logger, namespace } = config;
 
   function keyOf(req: IncomingMessage): string {
     if (config.key !== undefined) return config.key(req);
-    const address = clientAddress(req);
-    if (!proxyChecked && req.headers['x-forwarded-for'] !== undefined) checkProxy(req);
+    // `req.headers` read once: on Express each request has a hidden class of
+    // its own, so every property read on it is an uncached lookup.
+    const forwarded = req.headers['x-forwarded-for'] !== undefined;
+    const address = addresses.read(req, forwarded);
+    if (forwarded && !proxyChecked) checkProxy(req);
     if (address === undefined) return 'unknown';
     if (address !== lastAddress) {
       lastKey = ipKey(address, config.ipv6Subnet);
@@ -221,8 +226,8 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     decision: Decision,
     usedStore: RateLimitStore,
     viaFallback: boolean,
+    now: number,
   ): void {
-    const now = Date.now();
     const info: RateLimitInfo = {
       key,
       allowed: decision.allowed,
@@ -235,7 +240,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       fallback: viaFallback,
     };
     ensureLocals(res)[LOCALS.rateLimit] = info;
-    if (!res.headersSent) writeRateLimitHeaders(res, shape, decision, now);
+    writeResponseHeaders(res, shape, decision, now);
     if (publishDecision.active)
       publishDecision({
         key,
@@ -370,9 +375,12 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     target: RateLimitStore,
     viaFallback: boolean,
   ): void {
+    // One clock read serves the store and the headers when the store answers
+    // at once; a promised decision reads the clock again when it arrives.
+    const now = Date.now();
     let result: Decision | Promise<Decision>;
     try {
-      result = target.consume(namespace + key, cost, policy);
+      result = target.consume(namespace + key, cost, policy, now);
     } catch (error) {
       if (viaFallback) next(error);
       else storeFailed(req, res, next, key, cost, error);
@@ -380,13 +388,13 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     }
     if (!(result instanceof Promise)) {
       if (storeDown && !viaFallback) storeRecovered();
-      decided(req, res, next, key, cost, result, target, viaFallback);
+      decided(req, res, next, key, cost, result, target, viaFallback, now);
       return;
     }
     result.then(
       function onDecision(decision: Decision) {
         if (storeDown && !viaFallback) storeRecovered();
-        decided(req, res, next, key, cost, decision, target, viaFallback);
+        decided(req, res, next, key, cost, decision, target, viaFallback, Date.now());
       },
       function onStoreError(error: unknown) {
         if (viaFallback) next(error);
