@@ -145,6 +145,32 @@ describe('RedisStore specifics', () => {
     expect(timers()).toBeLessThan(before + 5);
   });
 
+  it('calls in flight share one deadline timer, and close() fails those still waiting', async () => {
+    const never = (): Promise<unknown> => new Promise(() => undefined);
+    const store = new RedisStore({ client: never, timeout: 60_000 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const calls = Array.from({ length: 200 }, (_, i) => store.consume(`k${i}`, 1, slow(1)));
+    // A timer per call would be 200 more.
+    expect(timers()).toBeLessThan(before + 5);
+    store.close();
+    const results = await Promise.allSettled(calls);
+    expect(results.every((r) => r.status === 'rejected' && /closed/.test(String(r.reason)))).toBe(
+      true,
+    );
+  });
+
+  it('a call fails once its timeout has passed, not before', async () => {
+    const never = (): Promise<unknown> => new Promise(() => undefined);
+    const store = new RedisStore({ client: never, timeout: 200 });
+    const started = performance.now();
+    await expect(store.consume('k', 1, slow(1))).rejects.toThrow(/within 200 ms/);
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(195);
+    // 250 ms is the bound; a loaded machine's timers may run late, never early.
+    expect(took).toBeLessThan(1_000);
+  });
+
   it('a call that takes longer than timeout fails', async () => {
     const never = (): Promise<unknown> => new Promise(() => undefined);
     const store = new RedisStore({ client: never, timeout: 20 });

@@ -35,6 +35,8 @@ export class RedisStore implements RateLimitStore {
   readonly prefix: string;
   readonly timeout: number;
   private readonly runner: ScriptRunner;
+  /** One timer for the deadlines of every call in flight (none with `timeout: 0`). */
+  private readonly deadlines: Deadlines | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
@@ -44,19 +46,24 @@ export class RedisStore implements RateLimitStore {
       throw new TypeError(`option prefix must be a string, got ${show(o.prefix)}`);
     this.prefix = o.prefix ?? 'streamguard:rl:';
     this.timeout = o.timeout === undefined ? 1000 : parseDuration(o.timeout, 'timeout');
+    this.deadlines = this.timeout > 0 ? new Deadlines(this.timeout) : undefined;
   }
 
-  async consume(key: string, cost: number, policy: Policy): Promise<Decision> {
-    const reply = await this.run(key, 'c', cost, policy);
-    return toDecision(reply);
+  consume(key: string, cost: number, policy: Policy): Promise<Decision> {
+    return this.run(key, 'c', cost, policy).then(toDecision);
   }
 
-  async refund(key: string, cost: number, policy: Policy): Promise<void> {
-    await this.run(key, 'r', cost, policy);
+  refund(key: string, cost: number, policy: Policy): Promise<void> {
+    return this.run(key, 'r', cost, policy).then(nothing);
   }
 
-  /** Nothing to release: the client is the caller's. */
-  close(): void {}
+  /**
+   * Fails the calls still waiting for Redis and stops their deadline timer.
+   * The client is the caller's: it is not quit.
+   */
+  close(): void {
+    this.deadlines?.close();
+  }
 
   private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
     const args = [op, String(cost), ...policyArgs(policy)];
@@ -66,7 +73,99 @@ export class RedisStore implements RateLimitStore {
       if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
       throw err;
     });
-    return this.timeout > 0 ? withTimeout(call, this.timeout) : call;
+    return this.deadlines === undefined ? call : this.deadlines.race(call);
+  }
+}
+
+function nothing(): void {}
+
+interface Pending {
+  readonly at: number;
+  settled: boolean;
+  readonly fail: (error: Error) => void;
+}
+
+/**
+ * The deadlines of one store's calls in flight, oldest first, checked by one
+ * unref'ed timer while any are waiting, instead of a timer set and cleared
+ * per call (this runs on every request). Every call has the same timeout, so
+ * the queue is in deadline order; a call fails between `ms` and `ms + tick`
+ * after it started (`tick` is a quarter of `ms`, at most 50 ms).
+ */
+class Deadlines {
+  private queue: Pending[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tick: number;
+
+  constructor(private readonly ms: number) {
+    this.tick = Math.max(1, Math.min(50, Math.floor(ms / 4)));
+  }
+
+  race<T>(promise: Promise<T>): Promise<T> {
+    const deadlines = this;
+    return new Promise<T>(function race(resolve, reject) {
+      const entry: Pending = { at: Date.now() + deadlines.ms, settled: false, fail: reject };
+      deadlines.queue.push(entry);
+      if (deadlines.timer === undefined) deadlines.arm();
+      promise.then(
+        function settled(value) {
+          entry.settled = true;
+          resolve(value);
+        },
+        function failed(err: unknown) {
+          entry.settled = true;
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Fails every call still waiting and stops the timer. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const entry of waiting) {
+      if (entry.settled) continue;
+      entry.settled = true;
+      entry.fail(new Error('the RedisStore was closed before redis answered'));
+    }
+  }
+
+  private arm(): void {
+    const deadlines = this;
+    this.timer = setTimeout(function sweep() {
+      deadlines.sweep();
+    }, this.tick);
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    const queue = this.queue;
+    while (this.head < queue.length) {
+      const entry = queue[this.head]!;
+      if (!entry.settled) {
+        if (entry.at > now) break;
+        entry.settled = true;
+        entry.fail(new Error(`redis did not answer within ${this.ms} ms`));
+      }
+      this.head++;
+    }
+    if (this.head === queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head > 1024) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
+    }
+    this.arm();
   }
 }
 
@@ -93,25 +192,6 @@ function policyArgs(policy: Policy): readonly string[] {
 function isNoScript(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   return message.includes('NOSCRIPT');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>(function race(resolve, reject) {
-    const timer = setTimeout(function timedOut() {
-      reject(new Error(`redis did not answer within ${ms} ms`));
-    }, ms);
-    timer.unref();
-    promise.then(
-      function settled(value) {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      function failed(err: unknown) {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }
 
 function toDecision(reply: unknown): Decision {
