@@ -8,6 +8,7 @@
  *   npx tsx bench/tee/index.ts   # BENCH_SECONDS=2 per case, BENCH_ROUNDS=3 (best of, interleaved)
  *   BENCH_CASES=json BENCH_ROUNDS=5 npx tsx bench/tee/index.ts   # only the 1 KiB case
  *   BENCH_VARIANTS=none,shape-only,tee npx tsx bench/tee/index.ts # a subset (their baselines included)
+ *   BENCH_EXPRESS=4 npx tsx bench/tee/index.ts   # on Express 4 (default 5)
  *   BENCH_SECONDS=10 BENCH_ROUNDS=5 TEE_STREAM_BYTES=268435456 npx tsx bench/tee/index.ts
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
   // In the order given: the order within a round matters where runs leave state behind (TIME_WAIT).
   const variants = only?.filter((v) => v in BASELINES) ?? Object.keys(BASELINES);
   console.log(
-    `responseTee bench: ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
+    `responseTee bench (Express ${process.env.BENCH_EXPRESS === '4' ? 4 : 5}): ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
       `${STREAM_BYTES / MiB} MiB, node ${process.version}, ${pinned ? 'servers on CPU 1, load on CPU 0' : 'not pinned to CPUs'} (noisy shared machine: compare ratios, not absolutes)`,
   );
   if (CASES !== 'stream') {

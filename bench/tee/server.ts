@@ -5,7 +5,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express5 from 'express';
+import express4 from 'express4';
 import { createProxyMiddleware, responseInterceptor } from 'http-proxy-middleware';
 import { shareShape } from '../../src/core/shape';
 import { built } from '../built';
@@ -25,6 +26,8 @@ type Variant =
 type Payload = 'json' | 'stream';
 
 const variant = process.argv[2] as Variant;
+/** `BENCH_EXPRESS=4` runs every variant on Express 4 instead of 5. */
+const express = (process.env.BENCH_EXPRESS === '4' ? express4 : express5) as typeof express5;
 const payload = process.argv[3] as Payload;
 const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
 const JSON_BODY = {
