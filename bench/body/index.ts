@@ -51,39 +51,22 @@ function startServer(
   });
 }
 
-function ask(
-  child: ChildProcess,
-  msg: string,
-): Promise<{
+/** What a server answers to `stop`: counters since the last `start`. */
+interface ServerReport {
   requests: number;
   allocated: number;
   peakRss: number;
   startRss: number;
   cpu: number;
-}> {
+}
+
+function ask(child: ChildProcess, msg: string): Promise<ServerReport> {
   return new Promise((resolveReply) => {
-    child.on(
-      'message',
-      function onReply(reply: {
-        requests?: number;
-        allocated: number;
-        peakRss: number;
-        startRss: number;
-        cpu: number;
-      }): void {
-        if (typeof reply?.requests !== 'number') return;
-        child.off('message', onReply);
-        resolveReply(
-          reply as {
-            requests: number;
-            allocated: number;
-            peakRss: number;
-            startRss: number;
-            cpu: number;
-          },
-        );
-      },
-    );
+    child.on('message', function onReply(reply: Partial<ServerReport> | undefined): void {
+      if (typeof reply?.requests !== 'number') return;
+      child.off('message', onReply);
+      resolveReply(reply as ServerReport);
+    });
     child.send(msg);
   });
 }
