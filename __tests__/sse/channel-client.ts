@@ -58,11 +58,12 @@ export async function connectEvents(url: string, lastEventId?: string): Promise<
 }
 
 /** A client that sends its request and then never reads: the server's writes back up. */
-export async function stalledClient(url: string): Promise<Socket> {
+export async function stalledClient(url: string, lastEventId?: string): Promise<Socket> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   await once(socket, 'connect');
   socket.pause();
-  socket.write(`GET / HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`);
+  const resume = lastEventId === undefined ? '' : `Last-Event-ID: ${lastEventId}\r\n`;
+  socket.write(`GET / HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n${resume}\r\n`);
   return socket;
 }

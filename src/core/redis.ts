@@ -11,6 +11,7 @@ export interface IoRedisLike {
   connect(): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
   readonly status: string;
 }
 
@@ -22,6 +23,7 @@ export interface NodeRedisLike {
   readonly isOpen: boolean;
   destroy?(): void;
   disconnect?(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 /**
@@ -51,10 +53,16 @@ export interface RedisCommander {
    * A second connection of the same kind, for blocking reads (XREAD BLOCK).
    * It fails fast: no reconnection and no resending, so a lost connection
    * rejects the pending command at once and its owner decides what to do.
+   * It always has an `'error'` listener (an unhandled `'error'` event would
+   * kill the process): each connection error goes to `onError`.
    */
-  duplicate(): Promise<RedisCommander>;
-  /** Closes a connection this module opened (a duplicate); a no-op for the user's own client. */
-  close(): Promise<void>;
+  duplicate(onError: (error: unknown) => void): Promise<RedisCommander>;
+  /**
+   * Closes a connection this module opened (a duplicate); a no-op for the
+   * user's own client. `force` drops the socket at once instead of a QUIT
+   * the server must answer (a stalled server never would).
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 /**
@@ -109,7 +117,7 @@ function ioredisCommander(client: IoRedisLike, owned: boolean): RedisCommander {
       const [command, ...rest] = args;
       return client.call(String(command), ...rest.map(String));
     },
-    duplicate: async function duplicateIoRedis() {
+    duplicate: async function duplicateIoRedis(onError) {
       // Connected before use: an ioredis client disconnected while still connecting lingers.
       const copy = client.duplicate({
         lazyConnect: true,
@@ -118,12 +126,17 @@ function ioredisCommander(client: IoRedisLike, owned: boolean): RedisCommander {
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
       });
+      copy.on('error', onError);
       await copy.connect();
       return ioredisCommander(copy, true);
     },
-    close: async function closeIoRedis() {
+    close: async function closeIoRedis(force) {
       // 'end': already closed; disconnect() now would arm a 2 s timer for a socket that is gone.
       if (!owned || client.status === 'end') return;
+      if (force === true) {
+        client.disconnect();
+        return;
+      }
       // QUIT, not disconnect(): ioredis keeps a disconnected socket (and the process) alive for 2 s.
       await client.quit().catch(function quitFailed() {
         client.disconnect();
@@ -137,8 +150,10 @@ function nodeRedisCommander(client: NodeRedisLike, owned: boolean): RedisCommand
     send: function sendNodeRedis(args) {
       return client.sendCommand(args.map(String));
     },
-    duplicate: async function duplicateNodeRedis() {
+    duplicate: async function duplicateNodeRedis(onError) {
       const copy = client.duplicate({ socket: { reconnectStrategy: false } });
+      // node-redis emits 'error' when the socket drops; without a listener that kills the process.
+      copy.on('error', onError);
       await copy.connect();
       return nodeRedisCommander(copy, true);
     },

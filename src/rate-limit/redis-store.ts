@@ -1,3 +1,4 @@
+import { Deadlines } from '../core/deadlines';
 import { readOptions } from '../core/options';
 import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
@@ -46,7 +47,10 @@ export class RedisStore implements RateLimitStore {
       throw new TypeError(`option prefix must be a string, got ${show(o.prefix)}`);
     this.prefix = o.prefix ?? 'streamguard:rl:';
     this.timeout = o.timeout === undefined ? 1000 : parseDuration(o.timeout, 'timeout');
-    this.deadlines = this.timeout > 0 ? new Deadlines(this.timeout) : undefined;
+    this.deadlines =
+      this.timeout > 0
+        ? new Deadlines(this.timeout, 'the RedisStore was closed before redis answered')
+        : undefined;
   }
 
   consume(key: string, cost: number, policy: Policy): Promise<Decision> {
@@ -78,96 +82,6 @@ export class RedisStore implements RateLimitStore {
 }
 
 function nothing(): void {}
-
-interface Pending {
-  readonly at: number;
-  settled: boolean;
-  readonly fail: (error: Error) => void;
-}
-
-/**
- * The deadlines of one store's calls in flight, oldest first, checked by one
- * unref'ed timer while any are waiting, instead of a timer set and cleared
- * per call (this runs on every request). Every call has the same timeout, so
- * the queue is in deadline order; a call fails between `ms` and `ms + tick`
- * after it started (`tick` is a quarter of `ms`, at most 50 ms).
- */
-class Deadlines {
-  private queue: Pending[] = [];
-  private head = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly tick: number;
-
-  constructor(private readonly ms: number) {
-    this.tick = Math.max(1, Math.min(50, Math.floor(ms / 4)));
-  }
-
-  race<T>(promise: Promise<T>): Promise<T> {
-    const deadlines = this;
-    return new Promise<T>(function race(resolve, reject) {
-      const entry: Pending = { at: Date.now() + deadlines.ms, settled: false, fail: reject };
-      deadlines.queue.push(entry);
-      if (deadlines.timer === undefined) deadlines.arm();
-      promise.then(
-        function settled(value) {
-          entry.settled = true;
-          resolve(value);
-        },
-        function failed(err: unknown) {
-          entry.settled = true;
-          reject(err);
-        },
-      );
-    });
-  }
-
-  /** Fails every call still waiting and stops the timer. */
-  close(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const waiting = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    for (const entry of waiting) {
-      if (entry.settled) continue;
-      entry.settled = true;
-      entry.fail(new Error('the RedisStore was closed before redis answered'));
-    }
-  }
-
-  private arm(): void {
-    const deadlines = this;
-    this.timer = setTimeout(function sweep() {
-      deadlines.sweep();
-    }, this.tick);
-    this.timer.unref();
-  }
-
-  private sweep(): void {
-    this.timer = undefined;
-    const now = Date.now();
-    const queue = this.queue;
-    while (this.head < queue.length) {
-      const entry = queue[this.head]!;
-      if (!entry.settled) {
-        if (entry.at > now) break;
-        entry.settled = true;
-        entry.fail(new Error(`redis did not answer within ${this.ms} ms`));
-      }
-      this.head++;
-    }
-    if (this.head === queue.length) {
-      this.queue = [];
-      this.head = 0;
-      return;
-    }
-    if (this.head > 1024) {
-      this.queue = queue.slice(this.head);
-      this.head = 0;
-    }
-    this.arm();
-  }
-}
 
 const POLICY_ARGS = new WeakMap<Policy, readonly string[]>();
 

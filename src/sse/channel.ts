@@ -75,8 +75,10 @@ export interface Channel {
 interface Subscriber {
   stream: SseStream;
   filter: ((event: LoggedEvent) => boolean) | undefined;
-  /** Live events that arrived while the replay was being written. */
+  /** Live events that arrived while the replay was being written (at most `replayPage`). */
   pending: LoggedEvent[] | undefined;
+  /** Live events arrived past the pending bound and were not kept: the replay reads them from the log. */
+  overflowed: boolean;
   /**
    * The last id the replay wrote, while the log's tail may still lag behind
    * it (Redis): live events up to it are skipped, then it is cleared (the tail
@@ -140,7 +142,9 @@ export function createChannel(options?: ChannelOptions): Channel {
     for (const s of subscribers) {
       if (s.filter !== undefined && !accepts(s, event)) continue;
       if (s.pending !== undefined) {
-        s.pending.push(event);
+        // Bounded: past one page, the log (which holds them) is read again instead.
+        if (s.pending.length < replayPage) s.pending.push(event);
+        else s.overflowed = true;
         continue;
       }
       if (s.skipThrough !== undefined) {
@@ -164,9 +168,7 @@ export function createChannel(options?: ChannelOptions): Channel {
   function onTailError(error: unknown): void {
     listening = undefined;
     logger.warn('channel replay log failed; closing its streams so clients reconnect', error);
-    const failure = new HttpError(503, 'channel.unavailable', 'the event channel is unavailable', {
-      cause: error,
-    });
+    const failure = unavailable(error);
     for (const s of subscribers) s.stream.fail(failure);
     subscribers.clear();
   }
@@ -193,46 +195,79 @@ export function createChannel(options?: ChannelOptions): Channel {
       stream,
       filter,
       pending: cursor === undefined ? undefined : [],
+      overflowed: false,
       skipThrough: undefined,
     };
-    await listen();
+    try {
+      await listen();
+    } catch (error) {
+      // An outage: the client gets the error event and a close, and reconnects later.
+      throw unavailable(error);
+    }
     if (stream.closed) return;
     subscribers.add(subscriber);
     stream.signal.addEventListener('abort', function unsubscribe() {
       subscribers.delete(subscriber);
     });
-    if (cursor !== undefined) await replay(subscriber, cursor);
+    if (cursor !== undefined) {
+      try {
+        await replay(subscriber, cursor);
+      } catch (error) {
+        subscribers.delete(subscriber);
+        throw unavailable(error);
+      }
+    }
   }
 
-  /** Writes what the subscriber missed, then what arrived meanwhile, then lets live events through. */
+  /**
+   * Writes what the subscriber missed, then what arrived meanwhile, then
+   * lets live events through. Live events that arrive past one page while
+   * it replays are not kept: once the kept ones are written, the log is
+   * read again from the last one written, so memory stays bounded and
+   * nothing is lost.
+   */
   async function replay(s: Subscriber, cursor: string): Promise<void> {
     let last = cursor;
     let reset = !log.isValidId(cursor);
-    while (!reset && !s.stream.closed) {
-      const page = await log.after(last, replayPage);
-      if (page.reset) {
-        reset = true;
-        break;
+    for (;;) {
+      while (!reset && last !== '' && !s.stream.closed) {
+        const page = await log.after(last, replayPage);
+        if (page.reset) {
+          reset = true;
+          break;
+        }
+        for (const event of page.events) {
+          last = event.id;
+          if (s.filter === undefined || accepts(s, event)) await writeOrStop(s, frameOf(event));
+        }
+        if (page.events.length < replayPage) break;
       }
-      for (const event of page.events) {
-        last = event.id;
-        if (s.filter === undefined || accepts(s, event)) await writeOrStop(s, frameOf(event));
+      if (reset) {
+        await writeOrStop(s, RESET_EVENT);
+        reset = false;
+        last = '';
       }
-      if (page.events.length < replayPage) break;
+      last = await writePending(s, last);
+      if (!s.overflowed || s.stream.closed) break;
+      s.overflowed = false;
     }
-    if (reset) {
-      await writeOrStop(s, RESET_EVENT);
-      last = '';
-    }
+    s.pending = undefined;
+    if (last !== '') s.skipThrough = last;
+  }
+
+  /** Writes the live events kept during a replay, skipping what it wrote; returns the last id written. */
+  async function writePending(s: Subscriber, after: string): Promise<string> {
+    let last = after;
     const pending = s.pending!;
-    while (pending.length > 0 && !s.stream.closed) {
-      const event = pending.shift()!;
+    let i = 0;
+    while (i < pending.length && !s.stream.closed) {
+      const event = pending[i++]!;
       if (last !== '' && log.compare(event.id, last) <= 0) continue;
       last = event.id;
       await writeOrStop(s, frameOf(event));
     }
-    s.pending = undefined;
-    if (last !== '') s.skipThrough = last;
+    pending.length = 0;
+    return last;
   }
 
   function handler(sseOptions?: SseOptions): RequestHandler {
@@ -289,6 +324,14 @@ export function createChannel(options?: ChannelOptions): Channel {
       return subscribers.size;
     },
   };
+}
+
+/** A log failure as the 503 every subscriber gets (ErrorFrame `CHANNEL_UNAVAILABLE`). */
+function unavailable(error: unknown): HttpError {
+  if (error instanceof HttpError && error.type === 'channel.unavailable') return error;
+  return new HttpError(503, 'channel.unavailable', 'the event channel is unavailable', {
+    cause: error,
+  });
 }
 
 function frameOf(event: LoggedEvent): string {

@@ -33,7 +33,8 @@ const ID = /^(0|[1-9][0-9]{0,15})$/;
 export class MemoryReplayLog implements ReplayLog {
   private readonly maxEvents: number;
   private readonly maxAge: number;
-  private readonly events: Stored[] = [];
+  /** Oldest first from `head`; slots before `head` are emptied as events are dropped. */
+  private events: (Stored | undefined)[] = [];
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
   private head = 0;
   private lastSeq = 0;
@@ -81,7 +82,7 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   isValidId(id: string): boolean {
-    return ID.test(id);
+    return ID.test(id) && Number(id) <= Number.MAX_SAFE_INTEGER;
   }
 
   compare(a: string, b: string): number {
@@ -92,18 +93,25 @@ export class MemoryReplayLog implements ReplayLog {
     this.listeners.clear();
   }
 
-  /** Drops events past the count or the age, compacting the array now and then. */
+  /**
+   * Drops events past the count or the age. A dropped event's slot is
+   * emptied at once, so the log never holds more than `maxEvents` events;
+   * the array is compacted once as many slots are empty as events are kept
+   * (amortised O(1) per append).
+   */
   private trim(): void {
     const oldest = this.now() - this.maxAge;
-    while (this.head < this.events.length) {
-      const first = this.events[this.head]!;
-      const live = this.events.length - this.head;
+    const events = this.events;
+    while (this.head < events.length) {
+      const first = events[this.head]!;
+      const live = events.length - this.head;
       if (live <= this.maxEvents && first.at >= oldest) break;
       this.droppedThrough = first.seq;
+      events[this.head] = undefined;
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.events.length) {
-      this.events.splice(0, this.head);
+    if (this.head >= 64 && this.head >= events.length - this.head) {
+      this.events = events.slice(this.head);
       this.head = 0;
     }
   }
