@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { nextTurn, sliceSpent } from './turn';
 
 /** What `pipe()` accepts: an async (or sync) iterable, a Node Readable, or a web ReadableStream. */
 export type PipeSource<T> = AsyncIterable<T> | Iterable<T> | Readable | ReadableStream<T>;
@@ -111,6 +112,8 @@ export async function pipeSource<T>(
       const step: Step<T> = await Promise.race([cursor.next(), aborted]);
       if (step === ABORTED) return false;
       if (step.done === true) return true;
+      // Items skipped by map() or read from a buffered source never wait: give the loop its turn.
+      if (sliceSpent()) await nextTurn();
       try {
         await sendItem(step.value);
       } catch (err) {

@@ -13,6 +13,7 @@ import { onServerShutdown, serverOf } from '../core/shutdown-hooks';
 import { traceId } from '../core/trace';
 import { type CloseReason, StreamAbortError } from './abort';
 import { type Deferred, deferred, handledRejection, RESOLVED } from './deferred';
+import { paced } from './turn';
 
 /** What a stream does with an event when the client's buffer is over budget. */
 export type OverflowPolicy = 'wait' | 'drop' | 'close';
@@ -237,7 +238,8 @@ export class StreamWriter {
         bytes,
         bufferedBytes: this.bufferedBytes,
       });
-      return RESOLVED;
+      // A dropped event resolves at once: still paced, or a loop of drops never yields.
+      return paced(RESOLVED);
     }
     if (overflow === 'close' || this.queuedBytes + bytes > maxBufferedBytes) {
       this.abort('overflow');
@@ -258,7 +260,8 @@ export class StreamWriter {
     this.stats.bytes += bytes;
     this.wroteSinceBeat = true;
     if (typeof res.flush === 'function') res.flush();
-    if (ok) return RESOLVED;
+    // Written without waiting: resolves now, or on the next turn once the time slice is spent.
+    if (ok) return paced(RESOLVED);
     return this.waitForDrain();
   }
 
