@@ -150,6 +150,7 @@ test("maxPending with onFull 'wait' holds adds until there is room, first come f
   const b = createBatcher<Item>({
     maxSize: 1,
     maxPending: 1,
+    maxWaiting: 3,
     handler: async (_k, items) => {
       if (items[0]!.n === 1) await hold.promise;
       handled.push(items[0]!.n);
@@ -258,3 +259,181 @@ test('a key() that does not return a string rejects that add only', async () => 
   );
   expect(b.stats().pending).toBe(0);
 });
+
+/** Whether a promise settles within one turn of the event loop, and how. */
+async function stateOf(promise: Promise<unknown>): Promise<unknown> {
+  return Promise.race([
+    promise.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    ),
+    new Promise((r) => setImmediate(r, 'pending')),
+  ]);
+}
+
+test("with a stalled handler, 'wait' holds at most maxWaiting adds, then rejects with 503 batch.full", async () => {
+  const hold = gate();
+  const b = createBatcher<Item>({
+    maxSize: 1,
+    maxPending: 2,
+    maxWaiting: 3,
+    handler: () => hold.promise,
+  });
+  const accepted = [1, 2, 3, 4, 5].map((n) => b.add({ key: 'a', n }));
+  expect(b.stats()).toMatchObject({ pending: 2, waiting: 3 });
+  const refused = b.add({ key: 'a', n: 6 });
+  expect(await stateOf(refused)).toMatchObject({
+    status: 503,
+    type: 'batch.full',
+    limit: 3,
+    message: 'the batcher holds 2 items and 3 adds waiting for room',
+  });
+  expect(b.stats()).toMatchObject({ pending: 2, waiting: 3 });
+  hold.open();
+  await Promise.all(accepted);
+  expect(b.stats()).toMatchObject({ pending: 0, waiting: 0, flushed: 5 });
+});
+
+test('maxWaiting defaults to maxPending, so a stalled handler holds at most twice maxPending items', async () => {
+  const hold = gate();
+  const b = createBatcher<Item>({ maxSize: 1, maxPending: 4, handler: () => hold.promise });
+  const results = Array.from({ length: 20 }, (_, n) => b.add({ key: 'a', n }));
+  const states = await Promise.all(results.map(stateOf));
+  expect(states.filter((s) => s === 'pending')).toHaveLength(8);
+  expect(states.slice(8).every((s) => (s as { type?: string }).type === 'batch.full')).toBe(true);
+  expect(b.stats()).toMatchObject({ pending: 4, waiting: 4 });
+  hold.open();
+  await Promise.all(results.slice(0, 8));
+});
+
+test('ready() waits for room without waiting for a batch, shares one promise, and rejects once closed', async () => {
+  const first = gate();
+  const second = gate();
+  const handled: number[] = [];
+  const b = createBatcher<Item>({
+    maxSize: 1,
+    maxPending: 2,
+    handler: async (_k, items) => {
+      await (items[0]!.n === 1 ? first.promise : second.promise);
+      handled.push(items[0]!.n);
+    },
+  });
+  await expect(b.ready()).resolves.toBeUndefined(); // room now: resolves at once
+  const one = b.add({ key: 'a', n: 1 });
+  const two = b.add({ key: 'a', n: 2 });
+  const room = b.ready();
+  expect(b.ready()).toBe(room);
+  expect(await stateOf(room)).toBe('pending');
+  first.open();
+  await one;
+  // Item 1 is handled, item 2's batch still runs: there is room, and ready() says so at once.
+  expect(await stateOf(room)).toBe('resolved');
+  expect(await stateOf(two)).toBe('pending');
+  const three = b.add({ key: 'a', n: 3 });
+  expect(b.stats()).toMatchObject({ pending: 2, waiting: 0 });
+  const again = b.ready();
+  const closing = b.close();
+  await expect(again).rejects.toMatchObject({ status: 503, type: 'batch.closed' });
+  await expect(b.ready()).rejects.toMatchObject({ type: 'batch.closed' });
+  second.open();
+  await closing;
+  await Promise.all([two, three]);
+  expect(handled).toEqual([1, 2, 3]);
+});
+
+test('ready() resolves only after the adds already waiting were let in', async () => {
+  const hold = gate();
+  const b = createBatcher<Item>({
+    maxSize: 1,
+    maxPending: 1,
+    maxWaiting: 2,
+    handler: () => hold.promise,
+  });
+  const adds = [1, 2, 3].map((n) => b.add({ key: 'a', n }));
+  const room = b.ready();
+  hold.open();
+  await room;
+  // The two waiting adds went in first (each taking the one slot), then there was room again.
+  await Promise.all(adds);
+  expect(b.stats()).toMatchObject({ pending: 0, waiting: 0, flushed: 3 });
+});
+
+test('100,000 waiting adds across keys and a concurrency bound are all handled, in order per key', async () => {
+  const seen = new Map<string, number[]>();
+  let running = 0;
+  let peak = 0;
+  const b = createBatcher<Item>({
+    key: (i) => i.key,
+    maxSize: 50,
+    maxWait: 5,
+    maxPending: 1000,
+    maxWaiting: 100_000,
+    concurrency: 3,
+    handler: async (key, items) => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setImmediate(r));
+      running--;
+      const list = seen.get(key) ?? [];
+      for (const item of items) list.push(item.n);
+      seen.set(key, list);
+    },
+  });
+  const total = 101_000;
+  const adds: Promise<void>[] = [];
+  for (let n = 0; n < total; n++) adds.push(b.add({ key: `k${n % 7}`, n }));
+  expect(b.stats()).toMatchObject({ pending: 1000, waiting: 100_000 });
+  await Promise.all(adds);
+  expect(peak).toBe(3);
+  let count = 0;
+  for (const [key, list] of seen) {
+    const k = Number(key.slice(1));
+    expect(list).toEqual(Array.from({ length: list.length }, (_, i) => k + i * 7));
+    count += list.length;
+  }
+  expect(count).toBe(total);
+  expect(b.stats()).toMatchObject({ pending: 0, waiting: 0, keys: 0, running: 0 });
+});
+
+test('a process that adds items and returns hands them to the handler before it exits', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const child = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'fixtures/exit-with-pending.ts')],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  expect(child.stderr).toBe('');
+  expect(child.stdout).toBe('added 3\nhandled default 1,2,3\n');
+  expect(child.status).toBe(0);
+});
+
+test('bad maxWaiting throws a TypeError naming it', () => {
+  const handler = () => undefined;
+  expect(() => createBatcher({ handler, maxWaiting: -1 })).toThrow(
+    'option maxWaiting must be an integer >= 0, got -1',
+  );
+  expect(() => createBatcher({ handler, maxWaiting: Infinity })).toThrow(
+    /option maxWaiting must be an integer >= 0/,
+  );
+});
+
+test('a stalled handler and producers that never await hold bounded memory (measured in a child process)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const child = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', join(__dirname, 'fixtures/stalled-flood.ts')],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  expect(child.stderr).toBe('');
+  const report = JSON.parse(child.stdout) as {
+    heldBytes: number;
+    pending: number;
+    waiting: number;
+    refused: number;
+  };
+  // 10,000 pending + 10,000 waiting (maxWaiting defaults to maxPending); the rest refused.
+  expect(report).toMatchObject({ pending: 10_000, waiting: 10_000, refused: 180_000 });
+  // 20,000 items of 1 KiB held, plus the runtime: far below the 200 MiB of all 200,000 items.
+  expect(report.heldBytes).toBeLessThan(80 * 2 ** 20);
+}, 60_000);

@@ -164,3 +164,125 @@ test('open event streams of the server end gracefully with reason shutdown, and 
   expect(await client).toEqual({ status: 200, body: 'data: hello\n\n' });
   expect(reasons).toEqual(['shutdown']);
 });
+
+test('a hung batcher flush does not hang the shutdown: it resolves forced after flushTimeout, naming it', async () => {
+  const logged: string[] = [];
+  const records: number[] = [];
+  const hung = createBatcher<number>({ maxWait: '1h', handler: () => new Promise(() => {}) });
+  const fine = createBatcher<number>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  void hung.add(1);
+  void fine.add(2);
+  const app = await mount('http', { handler: (_req, res) => res.end() });
+  const result = await shutdown(app.server, {
+    batchers: [hung, fine],
+    timeout: '5s',
+    flushTimeout: 100,
+    logger: { warn: (m) => logged.push(m) },
+  });
+  expect(result).toMatchObject({ forced: true, unfinished: ['batchers[0]'] });
+  expect(result.durationMs).toBeLessThan(4000);
+  expect(records).toEqual([2]);
+  expect(logged).toEqual(['shutdown: batchers[0] did not close within flushTimeout (100 ms)']);
+}, 10_000);
+
+test('a hung channel close is bounded by timeout, and the batchers still flush', async () => {
+  const logged: string[] = [];
+  const records: number[] = [];
+  const audit = createBatcher<number>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  void audit.add(1);
+  const app = await mount('http', { handler: (_req, res) => res.end() });
+  const result = await shutdown(app.server, {
+    channels: [{ close: () => new Promise(() => {}) }, { close: async () => undefined }],
+    batchers: [audit],
+    timeout: 100,
+    logger: { warn: (m) => logged.push(m) },
+  });
+  expect(result).toMatchObject({ forced: true, unfinished: ['channels[0]'] });
+  expect(records).toEqual([1]);
+  expect(logged).toEqual(['shutdown: channels[0] did not close within timeout (100 ms)']);
+}, 10_000);
+
+test('records of responses closed by force reach the batcher: tee onFinish runs before the batchers close', async () => {
+  const { responseTee } = await import('../../src/tee');
+  const records: { url: string; outcome: string; body: string }[] = [];
+  const audit = createBatcher<{ url: string; outcome: string; body: string }>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  const refused: unknown[] = [];
+  let started!: () => void;
+  const streaming = new Promise<void>((r) => {
+    started = r;
+  });
+  const app = await mount('express5', {
+    use: [
+      responseTee({
+        onFinish(record) {
+          audit
+            .add({ url: record.url, outcome: record.outcome, body: record.body.toString() })
+            .catch((error: unknown) => refused.push(error));
+        },
+      }),
+    ],
+    handler: (_req, res) => {
+      res.write('never finished');
+      started();
+    },
+  });
+  const client = fetchText(`${app.url}/slow`).catch((error: Error) => error);
+  await streaming;
+  const result = await shutdown(app.server, { batchers: [audit], timeout: 100 });
+  expect(refused).toEqual([]);
+  expect(records).toEqual([{ url: '/slow', outcome: 'aborted', body: 'never finished' }]);
+  expect(result).toMatchObject({ forced: true, unfinished: ['connections'] });
+  expect(String(await client)).toMatch(/aborted|socket hang up|ECONNRESET/);
+});
+
+test('finish work a middleware holds on the server is waited for (bounded) before the batchers close', async () => {
+  const { holdFinishWork, pendingFinishWork } = await import('../../src/core/finish-work');
+  const records: string[] = [];
+  const audit = createBatcher<string>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  const app = await mount('http', { handler: (_req, res) => res.end() });
+  const done = holdFinishWork(app.server);
+  const late = holdFinishWork(app.server);
+  expect(pendingFinishWork(app.server)).toBe(2);
+  let finishWorkDone!: () => void;
+  const slowWork = new Promise<void>((r) => {
+    finishWorkDone = r;
+  });
+  void slowWork.then(() => {
+    void audit.add('written late');
+    done();
+  });
+  const logged: string[] = [];
+  const shuttingDown = shutdown(app.server, {
+    batchers: [audit],
+    flushTimeout: 300,
+    logger: { warn: (m) => logged.push(m) },
+  });
+  // The first piece finishes after shutdown began; the second never does (bounded by flushTimeout).
+  setImmediate(finishWorkDone);
+  const result = await shuttingDown;
+  expect(records).toEqual(['written late']);
+  expect(result).toMatchObject({ forced: true, unfinished: ['finish work'] });
+  expect(logged).toEqual(['shutdown: finish work did not settle within flushTimeout (300 ms)']);
+  late();
+  late(); // idempotent
+  expect(pendingFinishWork(app.server)).toBe(0);
+});
+
+test('bad flushTimeout throws a TypeError naming it', async () => {
+  const app = await mount('http', {});
+  await expect(shutdown(app.server, { flushTimeout: 'soon' })).rejects.toThrow(
+    /option flushTimeout must be a duration/,
+  );
+});

@@ -3,11 +3,21 @@ import { type BatchFlushMessage, CHANNELS, publisher } from '../core/instrument'
 import { callSafely, loggerOption } from '../core/logger';
 import { enumOption, functionOption, integerOption, readOptions } from '../core/options';
 import { parseDuration } from '../core/units';
+import { Fifo } from './fifo';
 import type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types';
 
-interface Waiter {
-  admit(): void;
-  refuse(error: unknown): void;
+/** An `add()` waiting for room: its item and how to settle its promise (no closures of its own). */
+interface Waiter<T> {
+  item: T;
+  resolve: (settled: Promise<void>) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The one promise every `ready()` call shares until there is room (or the batcher closes). */
+interface RoomSignal {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 /**
@@ -26,7 +36,7 @@ interface Batch<T> {
 interface KeyQueue<T> {
   key: string;
   open: Batch<T> | undefined;
-  ready: Batch<T>[];
+  ready: Fifo<Batch<T>>;
   running: boolean;
   /** Waiting in `turns` for a concurrency slot. */
   queued: boolean;
@@ -43,9 +53,14 @@ function noop(): void {}
  * a batch cut at `maxSize` items or `maxWait` after its first item (one timer
  * per waiting key, no polling), batches of one key handled in order and one
  * at a time, keys independent of each other, at most `maxPending` items held
- * in total, idle keys dropped at once. `add()` settles with its batch's
- * outcome; a failing handler rejects only that batch's promises (and is
- * logged), and an `add()` nobody awaits never becomes an unhandled rejection.
+ * in total and at most `maxWaiting` adds waiting for room, idle keys dropped
+ * at once. `add()` settles with its batch's outcome; a failing handler
+ * rejects only that batch's promises (and is logged), and an `add()` nobody
+ * awaits never becomes an unhandled rejection. `ready()` lets a producer wait
+ * for room without waiting for its batch. While items wait for their batch
+ * to be cut, its timer keeps the process alive, so a process whose work is
+ * done still hands them to the handler before it exits. Every queue is O(1)
+ * per item, however long the backlog.
  *
  * @example
  * const audit = createBatcher<AuditRecord>({
@@ -55,6 +70,12 @@ function noop(): void {}
  *   handler: (tenant, rows) => db.insertMany(tenant, rows),
  * });
  * await audit.add({ tenant: 'acme', action: 'login' });
+ *
+ * // A producer that does not wait for each batch, but waits for room:
+ * for await (const row of source) {
+ *   await audit.ready();
+ *   void audit.add(row);
+ * }
  * await audit.close(); // on shutdown: nothing accepted is lost
  */
 export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
@@ -65,6 +86,7 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
     'maxWait',
     'maxPending',
     'onFull',
+    'maxWaiting',
     'concurrency',
     'logger',
   ]);
@@ -77,6 +99,9 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const maxWait = parseDuration(o.maxWait ?? '1s', 'maxWait');
   const maxPending = integerOption(o.maxPending, 'maxPending', 10_000, 1);
   const onFull = enumOption(o.onFull, 'onFull', ['wait', 'reject'] as const, 'wait');
+  // Waiters hold their item (and a promise), so they are bounded like pending items: by default
+  // as many as maxPending, so a stalled handler holds at most twice maxPending items.
+  const maxWaiting = integerOption(o.maxWaiting, 'maxWaiting', maxPending, 0);
   const concurrency =
     o.concurrency === Number.POSITIVE_INFINITY
       ? Infinity
@@ -84,9 +109,10 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const logger = loggerOption(o.logger);
 
   const queues = new Map<string, KeyQueue<T>>();
-  const turns: KeyQueue<T>[] = [];
-  const roomWaiters: Waiter[] = [];
+  const turns = new Fifo<KeyQueue<T>>();
+  const roomWaiters = new Fifo<Waiter<T>>();
   const idleWaiters: (() => void)[] = [];
+  let roomSignal: RoomSignal | undefined;
   let pending = 0;
   let running = 0;
   let flushed = 0;
@@ -97,7 +123,14 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   function queueFor(key: string): KeyQueue<T> {
     let queue = queues.get(key);
     if (queue === undefined) {
-      queue = { key, open: undefined, ready: [], running: false, queued: false, timer: undefined };
+      queue = {
+        key,
+        open: undefined,
+        ready: new Fifo(),
+        running: false,
+        queued: false,
+        timer: undefined,
+      };
       queues.set(key, queue);
     }
     return queue;
@@ -121,11 +154,13 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   }
 
   function startTimer(queue: KeyQueue<T>): void {
+    // Deliberately not unref()ed: while items wait for their batch, the process must not exit
+    // without handing them over. It exists only while a batch is open, so an idle batcher holds
+    // nothing; close() (or flush()) cuts it at once.
     queue.timer = setTimeout(function maxWaitReached() {
       queue.timer = undefined;
       cut(queue, 'time');
     }, maxWait);
-    queue.timer.unref();
   }
 
   function cut(queue: KeyQueue<T>, reason: FlushReason): void {
@@ -200,14 +235,31 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   function release(count: number): void {
     pending -= count;
     // Room goes to waiters first, in arrival order: each is accepted at once, so none is overtaken.
-    while (pending < maxPending && roomWaiters.length > 0) roomWaiters.shift()!.admit();
+    while (pending < maxPending && roomWaiters.length > 0) admit(roomWaiters.shift()!);
+    if (roomSignal !== undefined && hasRoom()) {
+      const signal = roomSignal;
+      roomSignal = undefined;
+      signal.resolve();
+    }
+  }
+
+  function admit(waiter: Waiter<T>): void {
+    try {
+      waiter.resolve(accept(waiter.item));
+    } catch (error) {
+      waiter.reject(error);
+    }
+  }
+
+  /** Whether an `add()` now would be accepted at once. */
+  function hasRoom(): boolean {
+    return pending < maxPending && roomWaiters.length === 0;
   }
 
   function add(item: T): Promise<void> {
     let result: Promise<void>;
-    if (closed)
-      result = handled(Promise.reject(new HttpError(503, 'batch.closed', 'the batcher is closed')));
-    else if (pending < maxPending && roomWaiters.length === 0) {
+    if (closed) result = handled(Promise.reject(closedError('the batcher is closed')));
+    else if (hasRoom()) {
       try {
         result = accept(item);
       } catch (error) {
@@ -221,24 +273,33 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
           }),
         ),
       );
+    } else if (roomWaiters.length >= maxWaiting) {
+      result = handled(
+        Promise.reject(
+          new HttpError(
+            503,
+            'batch.full',
+            `the batcher holds ${maxPending} items and ${maxWaiting} adds waiting for room`,
+            { limit: maxWaiting },
+          ),
+        ),
+      );
     } else result = waitForRoom(item);
     return result;
   }
 
   function waitForRoom(item: T): Promise<void> {
     const waiting = new Promise<void>(function waitTurn(resolve, reject) {
-      roomWaiters.push({
-        admit: function admit() {
-          try {
-            resolve(accept(item));
-          } catch (error) {
-            reject(error);
-          }
-        },
-        refuse: reject,
-      });
+      roomWaiters.push({ item, resolve, reject });
     });
     return handled(waiting);
+  }
+
+  function ready(): Promise<void> {
+    if (closed) return handled(Promise.reject(closedError('the batcher is closed')));
+    if (hasRoom()) return Promise.resolve();
+    if (roomSignal === undefined) roomSignal = newRoomSignal();
+    return roomSignal.promise;
   }
 
   function whenIdle(): Promise<void> {
@@ -254,10 +315,12 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   function close(): Promise<void> {
     if (closing !== undefined) return closing;
     closed = true;
-    for (const waiter of roomWaiters.splice(0))
-      waiter.refuse(
-        new HttpError(503, 'batch.closed', 'the batcher closed before this item found room'),
-      );
+    for (const waiter of roomWaiters.drain())
+      waiter.reject(closedError('the batcher closed before this item found room'));
+    if (roomSignal !== undefined) {
+      roomSignal.reject(closedError('the batcher closed before there was room'));
+      roomSignal = undefined;
+    }
     closing = flush();
     return closing;
   }
@@ -268,6 +331,7 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
 
   return {
     add,
+    ready,
     flush,
     close,
     stats,
@@ -279,6 +343,20 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
 
 function defaultKey(): string {
   return 'default';
+}
+
+function closedError(message: string): HttpError {
+  return new HttpError(503, 'batch.closed', message);
+}
+
+function newRoomSignal(): RoomSignal {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>(function deferred(res, rej) {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise: handled(promise), resolve, reject };
 }
 
 function newBatch<T>(): Batch<T> {

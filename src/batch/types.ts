@@ -22,6 +22,12 @@ export interface BatcherOptions<T> {
   maxPending?: number;
   /** What `add()` does when `maxPending` is reached: wait for room, or reject with 503 `batch.full`. Default `'wait'`. */
   onFull?: 'wait' | 'reject';
+  /**
+   * With `onFull: 'wait'`, how many `add()` calls may wait for room; past it `add()` rejects with
+   * 503 `batch.full`, so producers that do not await cannot grow memory without limit (use
+   * `ready()` to wait for room). An integer >= 0. Default: `maxPending`.
+   */
+  maxWaiting?: number;
   /** Batches handled at once across keys (one at a time per key, always). Default unbounded. */
   concurrency?: number;
   /** Where handler failures are reported (they also reject that batch's `add()` promises). */
@@ -58,6 +64,12 @@ export interface BatcherStats {
 export interface Batcher<T> {
   /** Queues an item; settles with its batch's outcome (rejects with the handler's error). */
   add(item: T): Promise<void>;
+  /**
+   * Resolves when an `add()` would be accepted at once (fewer than `maxPending` items pending and
+   * nobody waiting ahead), without waiting for any batch, like p-queue's `onSizeLessThan`. Rejects
+   * with 503 `batch.closed` once the batcher is closed. Every caller waiting shares one promise.
+   */
+  ready(): Promise<void>;
   /** Cuts every queued batch now; resolves when everything accepted so far has been handled. */
   flush(): Promise<void>;
   /** Rejects new adds (503 `batch.closed`), flushes everything, resolves when all is handled. Idempotent. */

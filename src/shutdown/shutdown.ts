@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
+import { finishWorkSettled } from '../core/finish-work';
 import { CHANNELS, publisher, type ShutdownMessage } from '../core/instrument';
 import { type Logger, loggerOption } from '../core/logger';
 import { readOptions } from '../core/options';
 import { runShutdownHooks } from '../core/shutdown-hooks';
 import { parseDuration } from '../core/units';
+import { closeWithin, type NamedWork, nextTurn, settlesWithin } from './bounded';
 
 /** Something with a graceful close: an SSE channel (`close()` sends each stream a final event and refuses new publishes). */
 export interface ClosableChannel {
@@ -26,9 +28,18 @@ export interface ShutdownOptions {
   channels?: readonly ClosableChannel[];
   /** Batchers: flushed after the last response finished, so records written on finish are kept. */
   batchers?: readonly ClosableBatcher[];
-  /** How long in-flight responses may take before connections are closed by force (ms or `'10s'`). Default `'10s'`. */
+  /**
+   * How long the channels' closes and the in-flight responses may take before connections are
+   * closed by force (ms or `'10s'`). Default `'10s'`.
+   */
   timeout?: number | string;
-  /** Where a failing channel or batcher close is reported. */
+  /**
+   * After the responses are done (or forced), how long their finish work (tee records) may take,
+   * and then how long the batchers' flushes may take (ms or `'5s'`, each), so the whole shutdown
+   * takes at most `timeout + 2 × flushTimeout`. Default `'5s'`.
+   */
+  flushTimeout?: number | string;
+  /** Where a failing, or unfinished, channel or batcher close is reported. */
   logger?: Logger;
 }
 
@@ -39,10 +50,16 @@ export interface ShutdownOptions {
  * const { forced } = await shutdown(server);
  */
 export interface ShutdownResult {
-  /** Connections were still open at the timeout and were closed by force. */
+  /** Something did not finish in time: connections closed by force, or a close given up on (see `unfinished`). */
   forced: boolean;
   /** How long it took, in milliseconds. */
   durationMs: number;
+  /**
+   * What did not finish in time: `'connections'` (closed by force at `timeout`), `'channels[i]'`,
+   * `'finish work'` (responses' records still being built at `flushTimeout`), `'batchers[i]'`.
+   * Empty when nothing was forced.
+   */
+  unfinished: string[];
 }
 
 const publishShutdown = publisher<ShutdownMessage>(CHANNELS.shutdown);
@@ -51,9 +68,13 @@ const publishShutdown = publisher<ShutdownMessage>(CHANNELS.shutdown);
  * Shuts a server down without losing work: stops accepting connections,
  * closes idle keep-alive connections, tells open SSE streams of this server
  * and the given channels to send a final event and close (so clients
- * reconnect elsewhere), waits for in-flight responses, then flushes the
- * batchers, and resolves. Connections still open after `timeout` are closed
- * by force (reported in the result), and the batchers are flushed all the same.
+ * reconnect elsewhere), waits for in-flight responses, then for their finish
+ * work (tee records), then flushes the batchers, and resolves. Every wait is
+ * bounded: channels and responses by `timeout` (connections still open then
+ * are closed by force), then finish work by `flushTimeout`, then batcher
+ * flushes by `flushTimeout`. Whatever did not finish is logged, listed in `unfinished`, and
+ * makes `forced` true; the records of responses closed by force still reach
+ * the batchers.
  *
  * @example
  * process.once('SIGTERM', async () => {
@@ -62,12 +83,21 @@ const publishShutdown = publisher<ShutdownMessage>(CHANNELS.shutdown);
  * });
  */
 export async function shutdown(server: Server, options?: ShutdownOptions): Promise<ShutdownResult> {
-  const o = readOptions(options, 'shutdown', ['channels', 'batchers', 'timeout', 'logger']);
+  const o = readOptions(options, 'shutdown', [
+    'channels',
+    'batchers',
+    'timeout',
+    'flushTimeout',
+    'logger',
+  ]);
   const channels = listOption(o.channels, 'channels', 'close');
   const batchers = listOption(o.batchers, 'batchers', 'close');
   const timeout = parseDuration(o.timeout ?? '10s', 'timeout');
+  const flushTimeout = parseDuration(o.flushTimeout ?? '5s', 'flushTimeout');
   const logger = loggerOption(o.logger);
   const started = performance.now();
+  const deadline = started + timeout;
+  const unfinished: string[] = [];
 
   const closed = new Promise<void>(function waitForClose(resolve) {
     if (!server.listening) resolve();
@@ -78,7 +108,15 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
   server.closeIdleConnections();
   publishShutdown({ server });
   // Channels first, so their streams get the channel's final event; then any other open stream.
-  await Promise.all(channels.map((c) => settle(c.close(), logger, 'a channel failed to close')));
+  unfinished.push(
+    ...(await closeWithin(
+      named(channels, 'channels'),
+      deadline - performance.now(),
+      logger,
+      'a channel failed to close',
+      'timeout',
+    )),
+  );
   runShutdownHooks(server);
 
   // Keep-alive connections become idle as their last response ends: close them as they do.
@@ -86,24 +124,55 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
     server.closeIdleConnections();
   }, 50);
   sweeper.unref();
-  let timer: NodeJS.Timeout | undefined;
-  const forced = await Promise.race([
-    closed.then(() => false),
-    new Promise<boolean>(function forceAfterTimeout(resolve) {
-      timer = setTimeout(function timeoutReached() {
-        server.closeAllConnections();
-        resolve(true);
-      }, timeout);
-      timer.unref();
-    }),
-  ]);
+  const drained = await settlesWithin(closed, deadline - performance.now());
   clearInterval(sweeper);
-  clearTimeout(timer);
+  if (!drained) {
+    server.closeAllConnections();
+    unfinished.push('connections');
+  }
 
-  // Let work scheduled by the last responses' finish run (e.g. tee records handed to a batcher).
-  await new Promise((resolve) => setImmediate(resolve));
-  await Promise.all(batchers.map((b) => settle(b.close(), logger, 'a batcher failed to flush')));
-  return { forced, durationMs: performance.now() - started };
+  // The responses' finish work: destroyed connections emit 'close' (and so do their responses)
+  // in the event loop's close phase, and work scheduled from there (a tee record, built on the
+  // next turn) then runs; middlewares that hold finish work on the server are waited for too.
+  const finishDeadline = performance.now() + flushTimeout;
+  for (let turn = 0; turn < SETTLE_TURNS; turn++) await nextTurn();
+  if (!(await settlesWithin(finishWorkSettled(server), finishDeadline - performance.now()))) {
+    logger.warn(`shutdown: finish work did not settle within flushTimeout (${flushTimeout} ms)`);
+    unfinished.push('finish work');
+  }
+  // The batchers get their own flushTimeout, so finish work that hangs cannot leave them no time.
+  unfinished.push(
+    ...(await closeWithin(
+      named(batchers, 'batchers'),
+      flushTimeout,
+      logger,
+      'a batcher failed to flush',
+      'flushTimeout',
+    )),
+  );
+  return { forced: unfinished.length > 0, durationMs: performance.now() - started, unfinished };
+}
+
+/**
+ * Turns of the event loop given to finish work after the connections ended, for middlewares
+ * that do not hold finish work on the server: one to pass the close phase of the turn the
+ * connections were destroyed in (their responses' 'close' events), one for work scheduled from
+ * there with setImmediate (a tee record is built and handed to onFinish then), one for what that
+ * work schedules in turn, and one of margin. Work that takes longer (a decoded tee copy, an
+ * async onFinish) is waited for only when held with `holdFinishWork()`.
+ */
+const SETTLE_TURNS = 4;
+
+function named(
+  list: readonly Record<'close', () => Promise<unknown>>[],
+  option: string,
+): NamedWork[] {
+  return list.map((item, i) => ({
+    name: `${option}[${i}]`,
+    start: function startClose() {
+      return item.close();
+    },
+  }));
 }
 
 function listOption<K extends string>(
@@ -119,12 +188,4 @@ function listOption<K extends string>(
     throw new TypeError(`option ${option} must be an array of objects with a ${method}() method`);
   }
   return value as Record<K, () => Promise<unknown>>[];
-}
-
-async function settle(work: Promise<unknown>, logger: Logger, message: string): Promise<void> {
-  try {
-    await work;
-  } catch (error) {
-    logger.warn(message, error);
-  }
 }
