@@ -4,6 +4,7 @@ import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { ensureLocals } from '../../src/core/locals';
 import type { SseStream } from '../../src/sse';
+import type { LoggedEvent } from '../../src/sse/replay-log';
 
 /** A raw SSE/NDJSON client: collects the body text; resolves `until(pred)` when it matches. */
 export interface RawStream {
@@ -110,4 +111,23 @@ export function failOnUnhandledRejections(): void {
     process.off('unhandledRejection', onUnhandled);
     expect(unhandled).toEqual([]);
   });
+}
+
+/** A replay-log tail listener that resolves `wait` once `count` events arrived. */
+export function nextEvents(count: number): {
+  wait: Promise<LoggedEvent[]>;
+  listener: (e: LoggedEvent) => void;
+} {
+  const got: LoggedEvent[] = [];
+  let done!: (events: LoggedEvent[]) => void;
+  const wait = new Promise<LoggedEvent[]>((resolve) => {
+    done = resolve;
+  });
+  return {
+    wait,
+    listener: (e) => {
+      got.push(e);
+      if (got.length === count) done(got);
+    },
+  };
 }

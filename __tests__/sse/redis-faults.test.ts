@@ -14,7 +14,7 @@ import type { LoggedEvent } from '../../src/sse/replay-log';
 import { mount } from '../helpers/harness';
 import { type RedisServer, startRedis } from '../helpers/redis';
 import { connectEvents, stalledClient } from './channel-client';
-import { eventually } from './helpers';
+import { eventually, nextEvents } from './helpers';
 
 /**
  * RedisStreamLog and channels against a real redis-server that is killed,
@@ -109,24 +109,6 @@ async function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
     else return client.disconnect();
   });
   return client as unknown as RedisClientLike;
-}
-
-function nextEvents(count: number): {
-  wait: Promise<LoggedEvent[]>;
-  listener: (e: LoggedEvent) => void;
-} {
-  const got: LoggedEvent[] = [];
-  let done!: (events: LoggedEvent[]) => void;
-  const wait = new Promise<LoggedEvent[]>((resolve) => {
-    done = resolve;
-  });
-  return {
-    wait,
-    listener: (e) => {
-      got.push(e);
-      if (got.length === count) done(got);
-    },
-  };
 }
 
 describe.each(clientKinds)('reply shapes: %s', (_name, make) => {

@@ -4,6 +4,7 @@ import { MemoryReplayLog } from '../../src/sse/memory-replay-log';
 import { RedisStreamLog } from '../../src/sse/redis-stream-log';
 import type { LoggedEvent, ReplayLog } from '../../src/sse/replay-log';
 import { type RedisServer, startRedis } from '../helpers/redis';
+import { nextEvents } from './helpers';
 
 let redis: RedisServer;
 const clients: { close(): Promise<unknown> }[] = [];
@@ -51,24 +52,6 @@ const factories: [string, Factory][] = [
     },
   ],
 ];
-
-function nextEvents(count: number): {
-  wait: Promise<LoggedEvent[]>;
-  listener: (e: LoggedEvent) => void;
-} {
-  const got: LoggedEvent[] = [];
-  let done!: (events: LoggedEvent[]) => void;
-  const wait = new Promise<LoggedEvent[]>((resolve) => {
-    done = resolve;
-  });
-  return {
-    wait,
-    listener: (e) => {
-      got.push(e);
-      if (got.length === count) done(got);
-    },
-  };
-}
 
 describe.each(factories)('%s', (_name, make) => {
   test('ids are monotonic; replay returns exactly the events after a cursor, in order', async () => {
