@@ -242,8 +242,12 @@ describe.each(FLAVOURS)('errorFrames invalid error headers on %s', (flavour) => 
   });
 });
 
-function streamOn(res: ServerResponse): SseStream & NdjsonStream {
-  return ensureLocals(res).sse as SseStream & NdjsonStream;
+function sseOn(res: ServerResponse): SseStream {
+  return ensureLocals(res).sse as SseStream;
+}
+
+function ndjsonOn(res: ServerResponse): NdjsonStream {
+  return ensureLocals(res).sse as NdjsonStream;
 }
 
 /** Collects `streamguard:sse:close` messages while `run` runs. */
@@ -267,7 +271,7 @@ describe.each(FLAVOURS)('errorFrames on an open sse()/ndjson() stream on %s', (f
     const app = await mount(flavour, {
       use: [sse({ heartbeat: 0 })],
       handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        await streamOn(res).send({ data: 'one' });
+        await sseOn(res).send({ data: 'one' });
         throw new HttpError(502, 'upstream.failed', 'upstream went away');
       },
     });
@@ -286,7 +290,7 @@ describe.each(FLAVOURS)('errorFrames on an open sse()/ndjson() stream on %s', (f
     const app = await mount(flavour, {
       use: [ndjson()],
       handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        await streamOn(res).send({ n: 1 });
+        await ndjsonOn(res).send({ n: 1 });
         throw new HttpError(400, 'bad.cursor', 'bad cursor');
       },
     });
@@ -307,7 +311,7 @@ describe('errorFrames on an open stream, details', () => {
     const app = await mount('express5', {
       use: [sse({ heartbeat: 0, coalesce: true })],
       handler: (_req: IncomingMessage, res: ServerResponse) => {
-        const stream = streamOn(res);
+        const stream = sseOn(res);
         stream.send({ data: 'accepted' }).catch(() => undefined);
         throw new HttpError(409, 'state.conflict', 'changed meanwhile');
       },
@@ -323,7 +327,7 @@ describe('errorFrames on an open stream, details', () => {
     const app = await mount('http', {
       use: [sse({ heartbeat: 0, logger: { warn: (m) => warnings.push(`sse: ${m}`) } })],
       handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        await streamOn(res).send({ data: 'one' });
+        await sseOn(res).send({ data: 'one' });
         throw Object.assign(new Error('ECONNRESET from redis'), {
           status: 503,
           type: 'system',
