@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../core/errors';
+import { numberOption, readOptions } from '../core/options';
+import { show } from '../core/units';
 
 /**
  * One secret or several (rotation: any of them may have signed).
@@ -67,9 +69,9 @@ export function verifyGitHubSignature(
  * verifyStripeSignature(buf, header, secret, { tolerance: 600 });
  */
 export interface StripeSignatureOptions {
-  /** Largest accepted age (and clock skew) of the timestamp, in seconds. Default `300`. */
+  /** Largest accepted age (and clock skew) of the timestamp, in seconds: a finite number >= 0. Default `300`. */
   tolerance?: number;
-  /** The current time in seconds (for tests). Default `Date.now() / 1000`. */
+  /** The current time in Unix seconds (for tests): a finite number >= 0. Default `Date.now() / 1000`. */
   now?: number;
 }
 
@@ -85,12 +87,36 @@ export function verifyStripeSignature(
   body: Buffer | string,
   header: string | undefined,
   secrets: Secrets,
-  options: StripeSignatureOptions = {},
+  options?: StripeSignatureOptions,
 ): boolean {
   const list = secretList(secrets, 'secret');
+  const o = readOptions(options, 'verifyStripeSignature', ['tolerance', 'now']);
+  const tolerance = toleranceOption(o.tolerance);
+  const now = o.now === undefined ? Date.now() / 1000 : numberOption(o.now, 'now', 0, 0, false);
+  return checkStripe(body, header, list, tolerance, now);
+}
+
+const DEFAULT_TOLERANCE = 300;
+
+/** A finite, non-negative number of seconds: `NaN` or `Infinity` would turn replay protection off. */
+function toleranceOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_TOLERANCE;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new TypeError(
+      `option tolerance must be a non-negative finite number of seconds, got ${show(value)}`,
+    );
+  return value;
+}
+
+/** The Stripe check proper, on validated arguments. */
+function checkStripe(
+  body: Buffer | string,
+  header: string | undefined,
+  list: readonly (string | Buffer)[],
+  tolerance: number,
+  now: number,
+): boolean {
   if (typeof header !== 'string') return false;
-  const tolerance = options.tolerance ?? 300;
-  const now = options.now ?? Date.now() / 1000;
   let timestamp: string | undefined;
   const signatures: string[] = [];
   for (const part of header.split(',')) {
@@ -103,7 +129,7 @@ export function verifyStripeSignature(
   }
   if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0)
     return false;
-  if (Math.abs(now - Number(timestamp)) > tolerance) return false;
+  if (!(Math.abs(now - Number(timestamp)) <= tolerance)) return false;
   let ok = false;
   for (const secret of list) {
     const expected = hmacHex(secret, `${timestamp}.`, body);
@@ -140,23 +166,42 @@ export function githubVerify(secrets: Secrets): VerifyFunction {
 }
 
 /**
+ * Options for {@link stripeVerify}.
+ *
+ * @example
+ * stripeVerify(secret, { tolerance: 600, header: 'X-Signature' });
+ */
+export interface StripeVerifyOptions {
+  /** Largest accepted age (and clock skew) of the timestamp, in seconds: a finite number >= 0. Default `300`. */
+  tolerance?: number;
+  /** The header carrying `t=…,v1=…`. Default `Stripe-Signature`. */
+  header?: string;
+}
+
+/**
  * A ready `verify` option checking a Stripe-style signature header
  * (default `Stripe-Signature`); a missing, stale or wrong one is a 403.
  *
  * @example
  * app.post('/stripe', rereadableBody({ verify: stripeVerify(process.env.STRIPE_WHSEC!) }), handler);
  */
-export function stripeVerify(
-  secrets: Secrets,
-  options: { tolerance?: number; header?: string } = {},
-): VerifyFunction {
+export function stripeVerify(secrets: Secrets, options?: StripeVerifyOptions): VerifyFunction {
   const list = secretList(secrets, 'secret');
-  const header = (options.header ?? 'stripe-signature').toLowerCase();
-  const tolerance = options.tolerance ?? 300;
-  if (!Number.isFinite(tolerance) || tolerance < 0)
-    throw new TypeError('option tolerance must be a non-negative number of seconds');
+  const o = readOptions(options, 'stripeVerify', ['tolerance', 'header']);
+  const header = headerNameOption(o.header);
+  const tolerance = toleranceOption(o.tolerance);
   return function verifyStripe(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
-    if (!verifyStripeSignature(buf, headerValue(req.headers[header]), list, { tolerance }))
+    const given = headerValue(req.headers[header]);
+    if (!checkStripe(buf, given, list, tolerance, Date.now() / 1000))
       throw signatureError(`${header} does not match the body or is outside the tolerance`);
   };
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function headerNameOption(value: unknown): string {
+  if (value === undefined) return 'stripe-signature';
+  if (typeof value !== 'string' || !TOKEN.test(value))
+    throw new TypeError(`option header must be an HTTP header name, got ${show(value)}`);
+  return value.toLowerCase();
 }

@@ -1,7 +1,9 @@
-import { describeError } from '../core/errors';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeError, type ErrorFrame } from '../core/errors';
+import { registerStreamFailure } from '../core/stream-failure';
 import { serializeNdjson } from './framing';
 import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
-import { StreamWriter } from './writer';
+import { StreamWriter, type WriterConfig } from './writer';
 
 /**
  * A newline-delimited JSON stream on one response (`res.locals.sse`, set by
@@ -16,6 +18,11 @@ import { StreamWriter } from './writer';
  * });
  */
 export class NdjsonStream extends StreamWriter {
+  constructor(req: IncomingMessage, res: ServerResponse, config: WriterConfig) {
+    super(req, res, config);
+    registerStreamFailure(res, this.endWithFrame.bind(this));
+  }
+
   /**
    * Sends one JSON document as one line. Same contract as `SseStream.send`:
    * resolves when handed to the socket, rejects with an AbortError after
@@ -55,6 +62,11 @@ export class NdjsonStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`ndjson stream failed (trace ${this.traceId})`, err);
+    this.endGracefully('error', serializeNdjson({ error: frame }));
+  }
+
+  /** Ends with a last line `{"error": frame}` (already described and logged by the caller); reason `error`. */
+  private endWithFrame(frame: ErrorFrame): void {
     this.endGracefully('error', serializeNdjson({ error: frame }));
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeError } from '../core/errors';
+import { describeError, type ErrorFrame } from '../core/errors';
+import { registerStreamFailure } from '../core/stream-failure';
 import { type SseEvent, serializeComment, serializeEvent } from './framing';
 import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
@@ -31,6 +32,7 @@ export class SseStream extends StreamWriter {
   ) {
     super(req, res, config);
     this.lastEventId = lastEventId;
+    registerStreamFailure(res, this.endWithFrame.bind(this));
   }
 
   /**
@@ -95,6 +97,11 @@ export class SseStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`sse stream failed (trace ${this.traceId})`, err);
+    this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
+  }
+
+  /** Ends with an `error` event carrying `frame` (already described and logged by the caller); reason `error`. */
+  private endWithFrame(frame: ErrorFrame): void {
     this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
   }
 }
