@@ -372,7 +372,7 @@ describe('ndjson()', () => {
         const stream = ensureLocals(res).sse as NdjsonStream;
         await stream.send({ n: 1, text: 'a\nb' });
         await stream.send([2]);
-        throw Object.assign(new Error('gone'), { status: 502, type: 'upstream.failed' });
+        throw Object.assign(new Error('gone'), { status: 502, code: 'UPSTREAM_FAILED' }); // a 5xx reveals no foreign code
       },
     });
     const s = await openStream(app.url, { headers: { 'x-request-id': 'nd-1' } });
@@ -386,7 +386,7 @@ describe('ndjson()', () => {
     ).toEqual([
       { n: 1, text: 'a\nb' },
       [2],
-      { error: { code: 'UPSTREAM_FAILED', message: 'Bad Gateway', trace_id: 'nd-1' } },
+      { error: { code: 'BAD_GATEWAY', message: 'Bad Gateway', trace_id: 'nd-1' } },
     ]);
   });
 

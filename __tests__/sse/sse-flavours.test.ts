@@ -186,7 +186,7 @@ describe.each(FLAVOURS)('sse() on %s', (flavour) => {
     );
     expect(s.res.complete).toBe(true);
     await eventually(() => stream.signal.aborted, 'abort');
-    expect((stream.signal.reason as StreamAbortError).reason).toBe('closed');
+    expect((stream.signal.reason as StreamAbortError).reason).toBe('error');
     expect((stream as unknown as { heartbeatTimer?: unknown }).heartbeatTimer).toBeUndefined();
     expect(response.listenerCount('drain')).toBe(0);
     await eventually(async () => (await connections(app.server)) === 0, 'sockets to close');

@@ -26,6 +26,7 @@ export {
   githubVerify,
   type Secrets,
   type StripeSignatureOptions,
+  type StripeVerifyOptions,
   stripeVerify,
   type VerifyFunction,
   verifyGitHubSignature,
