@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** A redis-server the tests started on a free loopback port. */
@@ -13,16 +13,6 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it for good (afterAll). */
   stop(): Promise<void>;
-}
-
-/** Whether `redis-server` is installed (CI installs it). */
-export function hasRedisServer(): boolean {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A free loopback TCP port. */

@@ -101,6 +101,8 @@ test('the tarball holds the build, the README and the CHANGELOG, and no sources 
 });
 
 test.each([
+  // node10 ("moduleResolution": "node", classic `nest new`) reads subpaths through typesVersions.
+  ['consumer.cts', 'node10'],
   ['consumer.cts', 'node16'],
   ['consumer.mts', 'node16'],
   ['consumer.mts', 'bundler'],
@@ -112,7 +114,7 @@ test.each([
       strict: true,
       noEmit: true,
       skipLibCheck: false,
-      module: resolution === 'node16' ? 'node16' : 'esnext',
+      module: resolution === 'node16' ? 'node16' : resolution === 'node10' ? 'commonjs' : 'esnext',
       moduleResolution: resolution,
       esModuleInterop: true,
       types: ['node'],
