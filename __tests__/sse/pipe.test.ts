@@ -140,3 +140,40 @@ describe('pipe() holds nothing per item (issue 15)', () => {
     expect(report.growth).toBeLessThan(16 * 2 ** 20);
   }, 60_000);
 });
+
+describe('pipe() after the client left (issue 15)', () => {
+  test('a web ReadableStream whose items map skips while the client leaves resolves false, not true', async () => {
+    let cancelled = false;
+    let result: boolean | undefined;
+    let client!: Awaited<ReturnType<typeof openStream>>;
+    let n = 0;
+    const web = new ReadableStream<number>({
+      pull(controller) {
+        controller.enqueue(n++);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: async (_req, res) => {
+        const stream = streamOf(res);
+        result = await stream.pipe(web, {
+          map: async (item) => {
+            if (item === 0) return { data: 'first' };
+            // The client leaves while map works on an item it then skips.
+            await eventually(() => client?.text() === 'data: first\n\n', 'the first event');
+            client.close();
+            await eventually(() => stream.signal.aborted, 'the client to leave');
+            return undefined;
+          },
+        });
+      },
+    });
+    client = await openStream(app.url);
+    await eventually(() => result !== undefined, 'pipe() to settle');
+    expect(cancelled).toBe(true);
+    expect(result).toBe(false);
+  });
+});

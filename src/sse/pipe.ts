@@ -117,7 +117,8 @@ export async function pipeSource<T>(
     for (;;) {
       const step = await nextStep();
       wake = undefined;
-      if (step === ABORTED) return false;
+      // A cancelled web stream (or returned iterator) reads as done: the source did not end, the stream closed.
+      if (step === ABORTED || signal.aborted) return false;
       if (step.done === true) return true;
       // Items skipped by map() or read from a buffered source never wait: give the loop its turn.
       if (sliceSpent()) await nextTurn();
