@@ -177,3 +177,33 @@ describe('pipe() after the client left (issue 15)', () => {
     expect(result).toBe(false);
   });
 });
+
+describe('pipe(lines(readable)) when the stream closes (issue 15)', () => {
+  test('an idle source that never pushes is destroyed at once when the client goes', async () => {
+    const idle = new Readable({ read() {} });
+    let result: boolean | undefined;
+    let piping = false;
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: async (_req, res) => {
+        piping = true;
+        result = await streamOf(res).pipe(lines(idle), { map: (l) => ({ data: l.text }) });
+      },
+    });
+    const client = await openStream(app.url);
+    await eventually(() => piping, 'the pipe to start');
+    client.close();
+    await eventually(() => idle.destroyed, 'the idle source to be destroyed');
+    await eventually(() => result !== undefined, 'pipe() to settle');
+    expect(result).toBe(false);
+  });
+
+  test('return() on lines() of an idle Readable destroys it and settles', async () => {
+    const idle = new Readable({ read() {} });
+    const iterator = lines(idle);
+    const pending = iterator.next();
+    pending.catch(() => {});
+    await expect(iterator.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    expect(idle.destroyed).toBe(true);
+  });
+});
