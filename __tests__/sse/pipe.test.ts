@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ensureLocals } from '../../src/core/locals';
 import { lines, type SseStream, sse } from '../../src/sse';
@@ -116,5 +118,92 @@ describe('pipe()', () => {
     });
     await (await openStream(app.url)).ended;
     expect(caught).toBeInstanceOf(TypeError);
+  });
+});
+
+describe('pipe() holds nothing per item (issue 15)', () => {
+  test('100,000 items: memory after GC does not grow with the item count, one abort listener (measured in a child process)', () => {
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', join(__dirname, 'fixtures/pipe-memory.ts')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.stderr).toBe('');
+    const report = JSON.parse(child.stdout) as {
+      ended: boolean;
+      seen: number;
+      growth: number;
+      listeners: number;
+    };
+    expect(report).toMatchObject({ ended: true, seen: 100_000, listeners: 1 });
+    // Holding every item would be ~100 MiB more at the end than at item 1,000.
+    expect(report.growth).toBeLessThan(16 * 2 ** 20);
+  }, 60_000);
+});
+
+describe('pipe() after the client left (issue 15)', () => {
+  test('a web ReadableStream whose items map skips while the client leaves resolves false, not true', async () => {
+    let cancelled = false;
+    let result: boolean | undefined;
+    let client!: Awaited<ReturnType<typeof openStream>>;
+    let n = 0;
+    const web = new ReadableStream<number>({
+      pull(controller) {
+        controller.enqueue(n++);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: async (_req, res) => {
+        const stream = streamOf(res);
+        result = await stream.pipe(web, {
+          map: async (item) => {
+            if (item === 0) return { data: 'first' };
+            // The client leaves while map works on an item it then skips.
+            await eventually(() => client?.text() === 'data: first\n\n', 'the first event');
+            client.close();
+            await eventually(() => stream.signal.aborted, 'the client to leave');
+            return undefined;
+          },
+        });
+      },
+    });
+    client = await openStream(app.url);
+    await eventually(() => result !== undefined, 'pipe() to settle');
+    expect(cancelled).toBe(true);
+    expect(result).toBe(false);
+  });
+});
+
+describe('pipe(lines(readable)) when the stream closes (issue 15)', () => {
+  test('an idle source that never pushes is destroyed at once when the client goes', async () => {
+    const idle = new Readable({ read() {} });
+    let result: boolean | undefined;
+    let piping = false;
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: async (_req, res) => {
+        piping = true;
+        result = await streamOf(res).pipe(lines(idle), { map: (l) => ({ data: l.text }) });
+      },
+    });
+    const client = await openStream(app.url);
+    await eventually(() => piping, 'the pipe to start');
+    client.close();
+    await eventually(() => idle.destroyed, 'the idle source to be destroyed');
+    await eventually(() => result !== undefined, 'pipe() to settle');
+    expect(result).toBe(false);
+  });
+
+  test('return() on lines() of an idle Readable destroys it and settles', async () => {
+    const idle = new Readable({ read() {} });
+    const iterator = lines(idle);
+    const pending = iterator.next();
+    pending.catch(() => {});
+    await expect(iterator.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    expect(idle.destroyed).toBe(true);
   });
 });

@@ -28,7 +28,10 @@ const EOL = /[\r\n]/g;
  * LF, CRLF and CR all end a line (also when CRLF straddles two chunks), UTF-8
  * characters split across chunks are reassembled, and a line longer than
  * `maxLineBytes` is cut there and flagged `truncated` (memory stays bounded
- * whatever the input). Stopping the iteration destroys the source.
+ * whatever the input). Stopping the iteration (`return()`, `break`, or
+ * `pipe()` when its stream closes) destroys a Readable source at once, even
+ * while it is idle (a `tail -f` with nothing new): an async generator's
+ * `return()` would otherwise wait for the next chunk.
  *
  * @example
  * const tail = spawn('tail', ['-f', 'app.log']);
@@ -42,7 +45,19 @@ export function lines(
   const maxLineBytes = integerOption(o.maxLineBytes, 'maxLineBytes', 65536, 1);
   if (typeof source !== 'object' || source === null || !(Symbol.asyncIterator in source))
     throw new TypeError('lines() source must be a Node Readable or an async iterable of bytes');
-  return splitLines(source, maxLineBytes);
+  const iterator = splitLines(source, maxLineBytes);
+  const finish = iterator.return.bind(iterator);
+  iterator.return = function returnLines(value) {
+    destroySource(source);
+    return finish(value);
+  };
+  return iterator;
+}
+
+/** Destroys a Readable (or anything with `destroy()`): its pending read rejects, so a queued `return()` can run. */
+function destroySource(source: Readable | AsyncIterable<Uint8Array | string>): void {
+  const destroy = (source as { destroy?: unknown }).destroy;
+  if (typeof destroy === 'function') (source as Readable).destroy();
 }
 
 function cutUtf8(text: string, maxBytes: number): string {

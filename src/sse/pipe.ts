@@ -99,18 +99,26 @@ export async function pipeSource<T>(
     cursor.cancel();
     return false;
   }
-  let onAbort: () => void = ignore;
-  const aborted = new Promise<typeof ABORTED>(function waitAbort(resolve) {
-    onAbort = function cancelSource(): void {
-      cursor.cancel();
-      resolve(ABORTED);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  // One abort listener per pipe; it settles only the read in flight. (Racing every read against
+  // one long-lived promise left a reaction on it per item, holding every item until the pipe ended.)
+  let wake: ((step: Step<T>) => void) | undefined;
+  function onAbort(): void {
+    cursor.cancel();
+    wake?.(ABORTED);
+  }
+  function nextStep(): Promise<Step<T>> {
+    return new Promise<Step<T>>(function readOrAbort(resolve, reject) {
+      wake = resolve;
+      cursor.next().then(resolve, reject);
+    });
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const step: Step<T> = await Promise.race([cursor.next(), aborted]);
-      if (step === ABORTED) return false;
+      const step = await nextStep();
+      wake = undefined;
+      // A cancelled web stream (or returned iterator) reads as done: the source did not end, the stream closed.
+      if (step === ABORTED || signal.aborted) return false;
       if (step.done === true) return true;
       // Items skipped by map() or read from a buffered source never wait: give the loop its turn.
       if (sliceSpent()) await nextTurn();

@@ -12,6 +12,12 @@ export const SLICE_MS = 5;
 /** How many paced calls between two reads of the clock. */
 export const CHECK_EVERY = 8;
 
+/**
+ * Benchmarks only: `STREAMGUARD_SSE_NO_YIELD=1` (read once, at load) turns
+ * the slice off, to measure the behaviour before it (bench/sse/export.ts).
+ */
+const YIELDING = process.env.STREAMGUARD_SSE_NO_YIELD !== '1';
+
 let inSlice = false;
 let sliceStart = 0;
 let calls = 0;
@@ -39,6 +45,7 @@ function waitTurn(resolve: () => void): void {
  * }
  */
 export function sliceSpent(): boolean {
+  if (!YIELDING) return false;
   if (!inSlice) {
     // The slice ends when the loop reaches its check phase (queued before any yield in it).
     inSlice = true;
