@@ -21,6 +21,9 @@ describe('lines()', () => {
     expect(texts(await collect(['a\nb\r', '\nc\rd\r\ne']))).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(texts(await collect(['a\r', 'b']))).toEqual(['a', 'b']);
     expect(texts(await collect(['\n\n']))).toEqual(['', '']);
+    // An empty chunk between the CR and the LF of one CRLF is still one line end.
+    expect(texts(await collect(['a\r', '', '\nb']))).toEqual(['a', 'b']);
+    expect(texts(await collect(['a\r', Buffer.alloc(0), '\nb']))).toEqual(['a', 'b']);
   });
 
   test('a UTF-8 character split across chunks is reassembled', async () => {

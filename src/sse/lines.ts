@@ -78,6 +78,8 @@ class LineSplitter {
   constructor(private readonly maxLineBytes: number) {}
 
   push(text: string): void {
+    // An empty chunk between CR and LF must not forget the CR (it would end one more line).
+    if (text === '') return;
     let start = 0;
     if (this.pendingCR && text.charCodeAt(0) === 10) start = 1;
     this.pendingCR = false;
