@@ -11,10 +11,19 @@ describe('BoundedCapture', () => {
     held.write('HELD');
     expect(copying.finish().body.toString()).toBe('held by the app');
 
-    const owned = Buffer.from('converted string');
-    const keeping = new BoundedCapture(64, 0, budget);
+    // A converted string with memory of its own is kept as is; a small one (a slice of Node's
+    // 8 KiB pool) is copied, so the capture never pins the pool's slab.
+    const owned = Buffer.from('s'.repeat(5000));
+    const keeping = new BoundedCapture(8192, 0, new CaptureBudget(1 << 20));
     keeping.add(owned, true);
     expect(keeping.finish().body).toBe(owned);
+    const pooled = Buffer.from('converted string');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    const copyingPooled = new BoundedCapture(64, 0, budget);
+    copyingPooled.add(pooled, true);
+    const kept = copyingPooled.finish().body;
+    expect(kept.toString()).toBe('converted string');
+    expect(kept.buffer.byteLength).toBe(kept.length);
 
     // Cut short: only the part that fits is kept, as a copy (not a view pinning the whole chunk).
     const big = Buffer.alloc(200, 7);
@@ -53,6 +62,28 @@ describe('BoundedCapture', () => {
         },
       ),
     );
+  });
+
+  test('head and tail retain exactly what they hold: own exact-size memory, no pool slab, no pinned chunk', () => {
+    const budget = new CaptureBudget(1 << 20);
+    const capture = new BoundedCapture(100, 300, budget);
+    // Small chunks (pool slices) and a big one whose end the tail keeps.
+    for (let i = 0; i < 20; i++) capture.add(Buffer.from(`chunk ${i} `.repeat(3)));
+    const big = Buffer.alloc(65536, 0x62);
+    capture.add(big);
+    capture.add(Buffer.from('the end'));
+    const r = capture.finish();
+    expect(r.truncated).toBe(true);
+    expect(r.tail.toString()).toBe(`${'b'.repeat(293)}the end`);
+    for (const part of [r.body, r.tail]) {
+      expect(part.byteOffset).toBe(0);
+      expect(part.buffer.byteLength).toBe(part.length);
+      expect(part.buffer).not.toBe(big.buffer);
+    }
+    // What is charged is what is retained.
+    expect(budget.inFlight).toBe(r.body.length + r.tail.length);
+    capture.release();
+    expect(budget.inFlight).toBe(0);
   });
 
   test('the shared budget caps bytes in flight across captures, flags them, never throws', () => {

@@ -1,4 +1,5 @@
 import zlib from 'node:zlib';
+import { ownedConcat } from './capture';
 
 /**
  * A bounded decoded copy of a compressed capture.
@@ -63,7 +64,7 @@ export function decodeBounded(
       decoder.destroy();
       const result: DecodedBody = {
         encoding: coding,
-        body: Buffer.concat(parts, held),
+        body: ownedConcat(parts, held),
         truncated,
       };
       if (error !== undefined)

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sentHeader } from '../core/headers';
 import { traceId } from '../core/trace';
+import type { CaptureBudget } from './capture';
 import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
 import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
 import type { TeeConfig } from './options';
@@ -204,18 +205,36 @@ export function needsDecoding(record: TeeRecord, config: TeeConfig): boolean {
 }
 
 /**
- * Adds the bounded decoded copy (zlib's thread pool, off the hot path).
+ * Adds the bounded decoded copy (zlib's thread pool, off the hot path). The
+ * copy is charged to the factory's budget like the captures (in
+ * `session.extraCharge`, given back when the record is dropped): it gets at
+ * most what the budget grants, and nothing (with `error`) when it is spent.
  *
  * @example
- * await addDecoded(record, config);
+ * await addDecoded(record, config, budget, session);
  */
-export async function addDecoded(record: TeeRecord, config: TeeConfig): Promise<void> {
-  record.decoded = await decodeBounded(
-    record.body,
-    record.bodyEncoding,
-    config.decodeBytes,
-    record.truncated,
-  );
+export async function addDecoded(
+  record: TeeRecord,
+  config: TeeConfig,
+  budget: CaptureBudget,
+  session: TeeSession,
+): Promise<void> {
+  const granted = budget.take(config.decodeBytes);
+  session.extraCharge += granted;
+  if (granted === 0) {
+    record.decoded = {
+      encoding: record.bodyEncoding === 'x-gzip' ? 'gzip' : record.bodyEncoding,
+      body: Buffer.alloc(0),
+      truncated: true,
+      error: 'maxInFlightBytes exhausted',
+    };
+    return;
+  }
+  const decoded = await decodeBounded(record.body, record.bodyEncoding, granted, record.truncated);
+  // Only what the copy holds stays charged.
+  budget.give(granted - decoded.body.length);
+  session.extraCharge -= granted - decoded.body.length;
+  record.decoded = decoded;
 }
 
 function outcomeOf(session: TeeSession): TeeOutcome {

@@ -89,6 +89,10 @@ export class TeeSession implements TeeLocals {
 
   originals: Originals | undefined;
   untapRequest: (() => void) | undefined;
+  /** Budget taken for the record beyond the captures (its decoded copy). */
+  extraCharge = 0;
+  /** Ends the finish work held for this response (shutdown waits for it). */
+  finishWork: () => void = noop;
   private unwrapped = false;
 
   constructor(
@@ -129,6 +133,12 @@ export class TeeSession implements TeeLocals {
     this.untapRequest?.();
   }
 
+  /** Gives back the budget taken for the record beyond the captures (idempotent). */
+  releaseExtra(budget: CaptureBudget): void {
+    budget.give(this.extraCharge);
+    this.extraCharge = 0;
+  }
+
   /** Milliseconds since the tee saw the request. */
   now(): number {
     return performance.now() - this.t0;
@@ -164,3 +174,5 @@ export class TeeSession implements TeeLocals {
     this.requestTap.tap(chunk, this.req.readableEncoding ?? undefined);
   }
 }
+
+function noop(): void {}

@@ -29,8 +29,10 @@ export interface TeeStats {
   records: number;
   /** onFinish calls that threw or rejected. */
   onFinishErrors: number;
-  /** Bytes held by in-flight captures (bounded by `maxInFlightBytes`). */
+  /** Bytes retained by captures and by records whose onFinish has not settled (bounded by `maxInFlightBytes`). */
   inFlightBytes: number;
+  /** onFinish calls whose promise has not settled yet (their records still hold budget). */
+  pending: number;
   /** Captures cut short by `maxInFlightBytes`. */
   budgetExceeded: number;
 }
@@ -67,7 +69,7 @@ export type ResponseTee = RequestHandler & { stats(): TeeStats };
 export function responseTee(options?: ResponseTeeOptions): ResponseTee {
   const config = readTeeConfig(options);
   const budget = new CaptureBudget(config.maxInFlightBytes);
-  const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0 };
+  const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0, pending: 0 };
   const sessions: SessionMap = new WeakMap();
   const wrappers = createWrappers(sessions);
   const logger: Logger = {
@@ -91,20 +93,44 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       durationMs: record.timings.close ?? session.now(),
     });
     const onFinish = config.onFinish;
-    if (onFinish !== undefined) {
-      callSafely(logger, 'tee', 'onFinish', function callOnFinish() {
-        return onFinish(record);
-      });
+    if (onFinish === undefined) {
+      settle(session);
+      return;
     }
+    let result: unknown;
+    callSafely(logger, 'tee', 'onFinish', function callOnFinish() {
+      result = onFinish(record);
+      return result;
+    });
+    // The record's bytes stay charged to the budget until onFinish is done with them: an async
+    // onFinish (a database write) holds them until its promise settles.
+    if (isThenable(result)) {
+      stats.pending++;
+      result.then(
+        function onFinishSettled() {
+          stats.pending--;
+          settle(session);
+        },
+        function onFinishRejected() {
+          stats.pending--;
+          settle(session);
+        },
+      );
+    } else settle(session);
+  }
+
+  /** The record is dropped: its bytes go back to the budget and its finish work is done. */
+  function settle(session: TeeSession): void {
     session.response.release();
     session.requestTap?.release();
+    session.releaseExtra(budget);
+    session.finishWork();
   }
 
   function buildFailed(session: TeeSession, error: unknown): void {
     session.unwrap();
     stats.active--;
-    session.response.release();
-    session.requestTap?.release();
+    settle(session);
     config.logger.warn('tee could not build a record', error);
   }
 
@@ -115,8 +141,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       session.unwrap();
       stats.active--;
       stats.records++;
-      session.response.release();
-      session.requestTap?.release();
+      settle(session);
       return;
     }
     let record: TeeRecord;
@@ -130,7 +155,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       handOver(session, record);
       return;
     }
-    addDecoded(record, config).then(
+    addDecoded(record, config, budget, session).then(
       function decoded(): void {
         handOver(session, record);
       },
@@ -172,4 +197,12 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       return { ...stats, inFlightBytes: budget.inFlight };
     },
   });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
