@@ -1,4 +1,4 @@
-import { Deadlines } from '../core/deadlines';
+import { Deadlines, RedisTimeoutError } from '../core/deadlines';
 import { readOptions } from '../core/options';
 import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
@@ -38,6 +38,12 @@ export class RedisStore implements RateLimitStore {
   private readonly runner: ScriptRunner;
   /** One timer for the deadlines of every call in flight (none with `timeout: 0`). */
   private readonly deadlines: Deadlines | undefined;
+  /**
+   * Redis server time minus this process's `Date.now()`, learnt from the
+   * replies (each carries the server's clock); `undefined` until the first
+   * prompt reply. It turns a call's local deadline into server time.
+   */
+  private offset: number | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
@@ -53,12 +59,24 @@ export class RedisStore implements RateLimitStore {
         : undefined;
   }
 
+  /**
+   * Takes `cost` from the key's bucket. The call carries its deadline (in
+   * Redis server time) into the script: when Redis runs it only after the
+   * caller gave up (a stalled server resuming its queue), it changes nothing.
+   */
   consume(key: string, cost: number, policy: Policy): Promise<Decision> {
-    return this.run(key, 'c', cost, policy).then(toDecision);
+    const store = this;
+    const sent = Date.now();
+    const offset = this.offset;
+    const deadline =
+      this.deadlines === undefined || offset === undefined ? 0 : sent + this.timeout + offset;
+    return this.run(key, 'c', cost, policy, deadline).then(function decide(reply: unknown) {
+      return store.decide(reply, sent);
+    });
   }
 
   refund(key: string, cost: number, policy: Policy): Promise<void> {
-    return this.run(key, 'r', cost, policy).then(nothing);
+    return this.run(key, 'r', cost, policy, 0).then(nothing);
   }
 
   /**
@@ -69,8 +87,27 @@ export class RedisStore implements RateLimitStore {
     this.deadlines?.close();
   }
 
-  private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
-    const args = [op, String(cost), ...policyArgs(policy)];
+  /** Learns the clock offset from a prompt reply, and reads the decision. */
+  private decide(reply: unknown, sent: number): Decision {
+    const decision = toDecision(reply);
+    const server = Number((reply as unknown[])[5]);
+    const received = Date.now();
+    // Only a prompt reply dates the server's clock well: it read TIME
+    // somewhere between sending and receiving.
+    if (Number.isFinite(server) && received - sent <= this.timeout / 4 + 1)
+      this.offset = server - (sent + received) / 2;
+    if (Number((reply as unknown[])[0]) === -1) throw new RedisTimeoutError(this.timeout);
+    return decision;
+  }
+
+  private run(
+    key: string,
+    op: string,
+    cost: number,
+    policy: Policy,
+    deadline: number,
+  ): Promise<unknown> {
+    const args = [op, String(cost), ...policyArgs(policy), String(Math.ceil(deadline))];
     const full = this.prefix + key;
     const runner = this.runner;
     const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
