@@ -56,6 +56,19 @@ async function untilRedisDecides(url: string): Promise<{ remaining: number }> {
   throw new Error('redis never decided again');
 }
 
+/** Retries while the breaker fails calls fast (the first of them starts the probe). */
+async function untilStoreAnswers<T>(call: () => Promise<T>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'REDIS_UNAVAILABLE') throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the store never answered again');
+}
+
 describe('a call that timed out consumes nothing when Redis runs it later', () => {
   afterEach(resume);
 
@@ -75,7 +88,7 @@ describe('a call that timed out consumes nothing when Redis runs it later', () =
     // stalled scripts have run.
     await io.ping();
     expect(await io.exists('stall-store:fresh')).toBe(0);
-    expect((await store.consume('warm', 1, policy)).remaining).toBe(3);
+    expect((await untilStoreAnswers(() => store.consume('warm', 1, policy))).remaining).toBe(3);
     store.close();
   });
 
@@ -103,6 +116,62 @@ describe('a call that timed out consumes nothing when Redis runs it later', () =
     // Charged once before the stall, once now: the three fallback decisions
     // and the 503 cost nothing in Redis.
     expect(await untilRedisDecides(fb.url)).toMatchObject({ remaining: 8 });
+    store.close();
+  });
+});
+
+describe('breaker: a stall costs one timeout, not one per request', () => {
+  afterEach(resume);
+
+  it('after a timeout requests go to the fallback without a store call until a probe succeeds', async () => {
+    const sent: string[] = [];
+    const client = (args: string[]) => {
+      sent.push(args[0] ?? '');
+      return io.call(args[0] ?? '', ...args.slice(1));
+    };
+    const store = new RedisStore({ client, prefix: 'breaker:', timeout: 300 });
+    const logger = recorder();
+    const limiter = rateLimit({
+      rate: 1,
+      interval: '1h',
+      burst: 20,
+      store,
+      fallback: new MemoryStore(),
+      logger,
+    });
+    const app = await mount('express5', { use: [limiter], handler: localsHandler });
+    expect((await request(app.url).get('/')).body).toMatchObject({ fallback: false });
+    sent.length = 0;
+    stall();
+    // The first request waits for the timeout; it opens the breaker.
+    expect((await request(app.url).get('/')).body).toMatchObject({ fallback: true });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => request(app.url).get('/')));
+    for (const res of answers) expect(res.body).toMatchObject({ fallback: true });
+    // One script (the first request) and one probe in flight: no call per request.
+    expect(sent).toEqual(['EVALSHA', 'PING']);
+    expect(limiter.stats.fallbackDecisions).toBe(11);
+    resume();
+    const back = await untilRedisDecides(app.url);
+    // Charged before the stall and now: nothing in between.
+    expect(back).toMatchObject({ remaining: 18 });
+    expect(logger.lines.map((l) => l.replace(/;.*/, ''))).toEqual([
+      'rateLimit: store failed',
+      'rateLimit: store recovered',
+    ]);
+    store.close();
+  });
+
+  it('a consume while the breaker is open fails at once with RedisUnavailableError', async () => {
+    const store = new RedisStore({ client: io, prefix: 'breaker2:', timeout: 150 });
+    const policy = { emission: 3_600_000, burst: 5, penalty: undefined };
+    await store.consume('k', 1, policy);
+    stall();
+    await expect(store.consume('k', 1, policy)).rejects.toBeInstanceOf(RedisTimeoutError);
+    await expect(store.consume('k', 1, policy)).rejects.toMatchObject({
+      code: 'REDIS_UNAVAILABLE',
+    });
+    resume();
+    await io.ping();
     store.close();
   });
 });

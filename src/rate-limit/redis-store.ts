@@ -2,6 +2,7 @@ import { Deadlines, RedisTimeoutError } from '../core/deadlines';
 import { readOptions } from '../core/options';
 import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
+import { Breaker, RedisUnavailableError } from './breaker';
 import { GCRA_SCRIPT, GCRA_SHA } from './lua';
 import type { Decision, Policy, RateLimitStore } from './policy';
 import { type ScriptRunner, scriptRunner } from './redis-client';
@@ -44,6 +45,8 @@ export class RedisStore implements RateLimitStore {
    * prompt reply. It turns a call's local deadline into server time.
    */
   private offset: number | undefined;
+  /** Fails calls at once after a timeout, until a PING answers (none with `timeout: 0`). */
+  private readonly breaker: Breaker | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
@@ -57,6 +60,14 @@ export class RedisStore implements RateLimitStore {
       this.timeout > 0
         ? new Deadlines(this.timeout, 'the RedisStore was closed before redis answered')
         : undefined;
+    const deadlines = this.deadlines;
+    const runner = this.runner;
+    this.breaker =
+      deadlines === undefined
+        ? undefined
+        : new Breaker(this.timeout, function probe() {
+            return deadlines.race(runner.ping());
+          });
   }
 
   /**
@@ -85,6 +96,7 @@ export class RedisStore implements RateLimitStore {
    */
   close(): void {
     this.deadlines?.close();
+    this.breaker?.reset();
   }
 
   /** Learns the clock offset from a prompt reply, and reads the decision. */
@@ -107,6 +119,8 @@ export class RedisStore implements RateLimitStore {
     policy: Policy,
     deadline: number,
   ): Promise<unknown> {
+    if (this.breaker !== undefined && !this.breaker.allows())
+      return Promise.reject(new RedisUnavailableError());
     const args = [op, String(cost), ...policyArgs(policy), String(Math.ceil(deadline))];
     const full = this.prefix + key;
     const runner = this.runner;
@@ -114,7 +128,20 @@ export class RedisStore implements RateLimitStore {
       if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
       throw err;
     });
-    return this.deadlines === undefined ? call : this.deadlines.race(call);
+    const deadlines = this.deadlines;
+    const breaker = this.breaker;
+    if (deadlines === undefined || breaker === undefined) return call;
+    const started = Date.now();
+    return deadlines.race(call).then(
+      function answered(reply: unknown) {
+        breaker.succeeded();
+        return reply;
+      },
+      function failed(error: unknown) {
+        breaker.failed(error, started);
+        throw error;
+      },
+    );
   }
 }
 
