@@ -419,4 +419,39 @@ describe('hostile callbacks', () => {
     expect(res.status).toBe(500);
     expect(b.errors).toHaveLength(1);
   });
+
+  it.each(['throws', 'rejects'])(
+    'a handler that %s before answering: the error goes to next(err), never a hung request',
+    async (how) => {
+      for (const flavour of FLAVOURS) {
+        const logger = quietLogger();
+        const boom = new Error(`handler ${how}`);
+        const a = await mount(flavour, {
+          use: [
+            rateLimit({
+              rate: 1,
+              interval: '1h',
+              burst: 1,
+              logger,
+              handler:
+                how === 'throws'
+                  ? () => {
+                      throw boom;
+                    }
+                  : async () => {
+                      await Promise.resolve();
+                      throw boom;
+                    },
+            }),
+          ],
+          handler: localsHandler,
+        });
+        expect((await request(a.url).get('/')).status).toBe(200);
+        const res = await request(a.url).get('/');
+        expect(res.status).toBe(500);
+        expect(a.errors).toEqual([boom]);
+        expect(logger.lines).toEqual(['rateLimit handler failed']);
+      }
+    },
+  );
 });

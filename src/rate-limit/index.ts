@@ -8,6 +8,7 @@
 import './locals';
 
 export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis';
+export { RedisUnavailableError } from './breaker';
 export type { HeaderStyle } from './headers';
 export { ipKey } from './ip';
 export type { RateLimitInfo } from './locals';

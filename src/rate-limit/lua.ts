@@ -7,9 +7,16 @@ import { createHash } from 'node:crypto';
  * with PEXPIRE when it would be indistinguishable from a fresh key.
  *
  * KEYS[1] the key; ARGV: op ('c' consume | 'r' refund), cost, T (ms per
- * token), burst, penalty after (0 = none), duration, escalate, max.
- * Returns { allowed, remaining, reset, retryAfter, blocked } with the
- * durations as strings (Lua numbers would be truncated to integers).
+ * token), burst, penalty after (0 = none), duration, escalate, max, and the
+ * call's deadline in server milliseconds (0 = none).
+ * Returns { allowed, remaining, reset, retryAfter, blocked, now } with the
+ * durations as strings (Lua numbers would be truncated to integers); `now` is
+ * the server's clock, from which the store learns its offset to the app's.
+ *
+ * A consume that runs after its deadline (the caller gave up: Redis was
+ * stalled and ran the queued command when it resumed) changes nothing and
+ * returns { -1, 0, '0', '0', '0', now }: a request refused or decided by the
+ * fallback during an outage is never charged afterwards.
  */
 export const GCRA_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -24,13 +31,17 @@ local after = tonumber(ARGV[5])
 local duration = tonumber(ARGV[6])
 local escalate = tonumber(ARGV[7])
 local max = tonumber(ARGV[8])
+local deadline = tonumber(ARGV[9]) or 0
+local function f(x) return string.format('%.17g', x) end
+if op == 'c' and deadline > 0 and now > deadline then
+  return { -1, 0, '0', '0', '0', f(now) }
+end
 local window = burst * T
 local s = redis.call('HMGET', key, 'tat', 'rej', 'bu', 'lvl')
 local tat = tonumber(s[1]) or now
 local rej = tonumber(s[2]) or 0
 local bu = tonumber(s[3]) or 0
 local lvl = tonumber(s[4]) or 0
-local function f(x) return string.format('%.17g', x) end
 local function save()
   local at = tat
   if after > 0 and lvl > 0 then
@@ -58,7 +69,7 @@ if op == 'r' then
 end
 if now < bu then
   local wait = bu - now
-  return { 0, 0, f(math.max(tat - now, 0)), f(wait), f(wait) }
+  return { 0, 0, f(math.max(tat - now, 0)), f(wait), f(wait), f(now) }
 end
 local base = math.max(tat, now)
 local nxt = base + cost * T
@@ -67,7 +78,7 @@ if allowAt <= now then
   tat = nxt
   rej = 0
   save()
-  return { 1, math.floor((window - (nxt - now)) / T + 1e-9), f(nxt - now), '0', '0' }
+  return { 1, math.floor((window - (nxt - now)) / T + 1e-9), f(nxt - now), '0', '0', f(now) }
 end
 local remaining = math.max(math.floor((window - (base - now)) / T + 1e-9), 0)
 if after > 0 then
@@ -78,11 +89,11 @@ if after > 0 then
     lvl = lvl + 1
     rej = 0
     save()
-    return { 0, remaining, f(base - now), f(len), f(len) }
+    return { 0, remaining, f(base - now), f(len), f(len), f(now) }
   end
   save()
 end
-return { 0, remaining, f(base - now), f(allowAt - now), '0' }
+return { 0, remaining, f(base - now), f(allowAt - now), '0', f(now) }
 `;
 
 /** SHA-1 of {@link GCRA_SCRIPT}, for EVALSHA. */

@@ -273,9 +273,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   ): void {
     const handler = config.handler;
     if (handler !== undefined) {
-      callSafely(logger, 'rateLimit', 'handler', function runHandler() {
-        return handler(req, res, next, info);
-      });
+      runHandler(handler, req, res, next, info);
       return;
     }
     const message =
@@ -291,6 +289,40 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
         limit: info.limit,
       }),
     );
+  }
+
+  /**
+   * Calls the user's `handler`. A throw or a rejection is logged and, unless
+   * the handler already ended the response, goes to `next(err)` (once, even
+   * if the handler called `next` itself): never a hung request.
+   */
+  function runHandler(
+    handler: NonNullable<RateLimitOptions['handler']>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+    info: RateLimitInfo,
+  ): void {
+    let nextCalled = false;
+    function nextOnce(error?: unknown): void {
+      if (nextCalled) return;
+      nextCalled = true;
+      next(error);
+    }
+    function handlerFailed(error: unknown): void {
+      callSafely(logger, 'rateLimit', 'handler', function report() {
+        throw error;
+      });
+      if (!res.writableEnded) nextOnce(error);
+    }
+    let result: unknown;
+    try {
+      result = handler(req, res, nextOnce, info);
+    } catch (error) {
+      handlerFailed(error);
+      return;
+    }
+    if (isThenable(result)) result.then(undefined, handlerFailed);
   }
 
   function watchForRefund(
@@ -426,6 +458,14 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
 
   Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
   return rateLimitMiddleware as RateLimitMiddleware;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 function checkCost(cost: unknown): number {

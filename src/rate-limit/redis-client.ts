@@ -4,6 +4,8 @@ import { type RedisCommander, redisCommander } from '../core/redis';
 export interface ScriptRunner {
   evalSha(sha: string, key: string, args: string[]): Promise<unknown>;
   eval(script: string, key: string, args: string[]): Promise<unknown>;
+  /** `PING`: the breaker's probe. */
+  ping(): Promise<unknown>;
 }
 
 /**
@@ -22,6 +24,9 @@ export function scriptRunner(client: unknown): ScriptRunner {
     },
     eval: function evalScript(script, key, args) {
       return redis.send(['EVAL', script, 1, key, ...args]);
+    },
+    ping: function ping() {
+      return redis.send(['PING']);
     },
   };
 }

@@ -1,7 +1,8 @@
-import { Deadlines } from '../core/deadlines';
+import { Deadlines, RedisTimeoutError } from '../core/deadlines';
 import { readOptions } from '../core/options';
 import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
+import { Breaker, RedisUnavailableError } from './breaker';
 import { GCRA_SCRIPT, GCRA_SHA } from './lua';
 import type { Decision, Policy, RateLimitStore } from './policy';
 import { type ScriptRunner, scriptRunner } from './redis-client';
@@ -38,6 +39,14 @@ export class RedisStore implements RateLimitStore {
   private readonly runner: ScriptRunner;
   /** One timer for the deadlines of every call in flight (none with `timeout: 0`). */
   private readonly deadlines: Deadlines | undefined;
+  /**
+   * Redis server time minus this process's `Date.now()`, learnt from the
+   * replies (each carries the server's clock); `undefined` until the first
+   * prompt reply. It turns a call's local deadline into server time.
+   */
+  private offset: number | undefined;
+  /** Fails calls at once after a timeout, until a PING answers (none with `timeout: 0`). */
+  private readonly breaker: Breaker | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
@@ -51,14 +60,34 @@ export class RedisStore implements RateLimitStore {
       this.timeout > 0
         ? new Deadlines(this.timeout, 'the RedisStore was closed before redis answered')
         : undefined;
+    const deadlines = this.deadlines;
+    const runner = this.runner;
+    this.breaker =
+      deadlines === undefined
+        ? undefined
+        : new Breaker(this.timeout, function probe() {
+            return deadlines.race(runner.ping());
+          });
   }
 
+  /**
+   * Takes `cost` from the key's bucket. The call carries its deadline (in
+   * Redis server time) into the script: when Redis runs it only after the
+   * caller gave up (a stalled server resuming its queue), it changes nothing.
+   */
   consume(key: string, cost: number, policy: Policy): Promise<Decision> {
-    return this.run(key, 'c', cost, policy).then(toDecision);
+    const store = this;
+    const sent = Date.now();
+    const offset = this.offset;
+    const deadline =
+      this.deadlines === undefined || offset === undefined ? 0 : sent + this.timeout + offset;
+    return this.run(key, 'c', cost, policy, deadline).then(function decide(reply: unknown) {
+      return store.decide(reply, sent);
+    });
   }
 
   refund(key: string, cost: number, policy: Policy): Promise<void> {
-    return this.run(key, 'r', cost, policy).then(nothing);
+    return this.run(key, 'r', cost, policy, 0).then(nothing);
   }
 
   /**
@@ -67,17 +96,52 @@ export class RedisStore implements RateLimitStore {
    */
   close(): void {
     this.deadlines?.close();
+    this.breaker?.reset();
   }
 
-  private run(key: string, op: string, cost: number, policy: Policy): Promise<unknown> {
-    const args = [op, String(cost), ...policyArgs(policy)];
+  /** Learns the clock offset from a prompt reply, and reads the decision. */
+  private decide(reply: unknown, sent: number): Decision {
+    const decision = toDecision(reply);
+    const server = Number((reply as unknown[])[5]);
+    const received = Date.now();
+    // Only a prompt reply dates the server's clock well: it read TIME
+    // somewhere between sending and receiving.
+    if (Number.isFinite(server) && received - sent <= this.timeout / 4 + 1)
+      this.offset = server - (sent + received) / 2;
+    if (Number((reply as unknown[])[0]) === -1) throw new RedisTimeoutError(this.timeout);
+    return decision;
+  }
+
+  private run(
+    key: string,
+    op: string,
+    cost: number,
+    policy: Policy,
+    deadline: number,
+  ): Promise<unknown> {
+    if (this.breaker !== undefined && !this.breaker.allows())
+      return Promise.reject(new RedisUnavailableError());
+    const args = [op, String(cost), ...policyArgs(policy), String(Math.ceil(deadline))];
     const full = this.prefix + key;
     const runner = this.runner;
     const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
       if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
       throw err;
     });
-    return this.deadlines === undefined ? call : this.deadlines.race(call);
+    const deadlines = this.deadlines;
+    const breaker = this.breaker;
+    if (deadlines === undefined || breaker === undefined) return call;
+    const started = Date.now();
+    return deadlines.race(call).then(
+      function answered(reply: unknown) {
+        breaker.succeeded();
+        return reply;
+      },
+      function failed(error: unknown) {
+        breaker.failed(error, started);
+        throw error;
+      },
+    );
   }
 }
 
