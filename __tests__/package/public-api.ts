@@ -9,7 +9,13 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   'streamguard/errors': ['HttpError', 'codeFromType', 'describeError', 'errorFrames', 'traceId'],
   'streamguard/metrics': ['metrics', 'metricsHandler'],
   'streamguard/shutdown': ['shutdown'],
-  'streamguard/rate-limit': ['MemoryStore', 'RedisStore', 'ipKey', 'rateLimit'],
+  'streamguard/rate-limit': [
+    'MemoryStore',
+    'RedisStore',
+    'RedisUnavailableError',
+    'ipKey',
+    'rateLimit',
+  ],
   'streamguard/sse': [
     'MemoryReplayLog',
     'NdjsonStream',

@@ -286,3 +286,32 @@ test('bad flushTimeout throws a TypeError naming it', async () => {
     /option flushTimeout must be a duration/,
   );
 });
+
+test('a responseTee record whose async onFinish is still writing when shutdown begins reaches the batcher before it closes', async () => {
+  const { responseTee } = await import('../../src/tee');
+  const records: string[] = [];
+  const audit = createBatcher<string>({
+    maxWait: '1h',
+    handler: (_k, items) => void records.push(...items),
+  });
+  let began!: () => void;
+  const onFinishBegan = new Promise<void>((r) => {
+    began = r;
+  });
+  const tee = responseTee({
+    // A slow database write before the record goes to the batcher.
+    onFinish: async (record) => {
+      began();
+      await new Promise((r) => setTimeout(r, 150));
+      // Not awaited: the batch settles only when the batcher flushes, which shutdown does last.
+      void audit.add(`${record.status} ${record.url}`);
+    },
+  });
+  const app = await mount('express5', { use: [tee], handler: (_req, res) => res.end('ok') });
+  expect((await fetchText(`${app.url}/audited`)).status).toBe(200);
+  await onFinishBegan;
+  const result = await shutdown(app.server, { batchers: [audit], flushTimeout: 2000 });
+  expect(records).toEqual(['200 /audited']);
+  expect(result).toMatchObject({ forced: false, unfinished: [] });
+  expect(tee.stats().pending).toBe(0);
+});

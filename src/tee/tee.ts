@@ -1,9 +1,11 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { holdFinishWork } from '../core/finish-work';
 import { CHANNELS, publisher, type TeeCaptureMessage } from '../core/instrument';
 import { onResponseDone } from '../core/lifecycle';
 import { ensureLocals, LOCALS } from '../core/locals';
 import { callSafely, type Logger } from '../core/logger';
+import { serverOf } from '../core/shutdown-hooks';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
 import { addDecoded, buildRecord, needsDecoding } from './deliver';
@@ -184,6 +186,8 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     // Called from the response's 'close' (after it finished, or the connection was lost); the
     // record is built on a later turn of the event loop, off the response's path.
     function teeDone(): void {
+      // shutdown(server) waits (bounded) for this record's onFinish before it closes the batchers.
+      session.finishWork = holdFinishWork(serverOf(req.socket));
       session.closeAt = session.now();
       session.done = true;
       setImmediate(deliver, session);
