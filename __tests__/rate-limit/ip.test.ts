@@ -17,11 +17,25 @@ describe('ipKey', () => {
     ['2001:db8::1', 48, '2001:db8::/48'],
     ['fe80::1%eth0', 56, 'fe80::/56'],
     ['::1', 56, '::/56'],
-    // NAT64 and IPv4-compatible forms are not IPv4-mapped: grouped as IPv6
-    ['64:ff9b::1.2.3.4', 56, '64:ff9b::/56'],
+    // NAT64's well-known prefix and SIIT's IPv4-translated form carry one IPv4 client each
+    ['64:ff9b::1.2.3.4', 56, '1.2.3.4'],
+    ['64:ff9b::102:304', 56, '1.2.3.4'],
+    ['::ffff:0:1.2.3.4', 56, '1.2.3.4'],
+    // a NAT64 local-use prefix (RFC 8215) is not the well-known one: grouped as IPv6
+    ['64:ff9b:1::1.2.3.4', 56, '64:ff9b:1::/56'],
+    // an address with a port (some front ends) is keyed without it
+    ['1.2.3.4:5678', 56, '1.2.3.4'],
+    ['[2001:db8:1:2ff::1]:443', 56, '2001:db8:1:200::/56'],
+    ['[::ffff:1.2.3.4]:80', 56, '1.2.3.4'],
+    ['[2001:db8::1]', 48, '2001:db8::/48'],
     ['not an address', 56, 'not an address'],
   ])('%s /%i → %s', (address, subnet, expected) => {
     expect(ipKey(address, subnet)).toBe(expected);
+  });
+
+  it('clients behind a NAT64 gateway never share one /56 bucket', () => {
+    const keys = new Set(Array.from({ length: 256 }, (_, i) => ipKey(`64:ff9b::10.0.0.${i}`, 56)));
+    expect(keys.size).toBe(256);
   });
 
   it('distinct IPv4-mapped clients never share one /56 bucket', () => {

@@ -11,13 +11,38 @@ import { isIPv4, isIPv6 } from 'node:net';
  * ipKey('2001:db8:1:2:3:4:5:6', 56); // '2001:db8:1:200::/56'
  */
 export function ipKey(address: string, subnet: number): string {
-  if (isIPv4(address)) return address;
-  const zone = address.indexOf('%');
-  const bare = zone === -1 ? address : address.slice(0, zone);
+  const host = withoutPort(address);
+  if (isIPv4(host)) return host;
+  const zone = host.indexOf('%');
+  const bare = zone === -1 ? host : host.slice(0, zone);
   if (!isIPv6(bare)) return address;
   const words = ipv6Words(bare);
-  if (isMappedIPv4(words)) return ipv4FromWords(words[6] ?? 0, words[7] ?? 0);
+  if (embedsIPv4(words)) return ipv4FromWords(words[6] ?? 0, words[7] ?? 0);
   return `${formatPrefix(words, subnet)}/${subnet}`;
+}
+
+/**
+ * The host of an address some front ends send with a port: `1.2.3.4:5678`
+ * and `[2001:db8::1]:443` (or `[2001:db8::1]`) lose the port and brackets, so
+ * one client is one key, not one key per connection. Anything else is as is.
+ */
+function withoutPort(address: string): string {
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']');
+    if (close === -1) return address;
+    const rest = address.slice(close + 1);
+    return rest === '' || /^:\d{1,5}$/.test(rest) ? address.slice(1, close) : address;
+  }
+  const colon = address.indexOf(':');
+  if (
+    colon !== -1 &&
+    colon === address.lastIndexOf(':') &&
+    /^\d{1,5}$/.test(address.slice(colon + 1))
+  ) {
+    const host = address.slice(0, colon);
+    if (isIPv4(host)) return host;
+  }
+  return address;
 }
 
 /** The eight 16-bit words of a valid IPv6 address (with or without a dotted IPv4 tail). */
@@ -53,10 +78,18 @@ function hex(word: string): number {
   return Number.parseInt(word, 16);
 }
 
-/** `::ffff:0:0/96`: the IPv4-mapped range. */
-function isMappedIPv4(words: number[]): boolean {
-  for (let i = 0; i < 5; i++) if (words[i] !== 0) return false;
-  return words[5] === 0xffff;
+/**
+ * Addresses that carry one IPv4 client in their last 32 bits: IPv4-mapped
+ * `::ffff:0:0/96`, SIIT's IPv4-translated `::ffff:0:0:0/96` (RFC 7915) and
+ * NAT64's well-known prefix `64:ff9b::/96` (RFC 6052). Each is keyed as the
+ * IPv4 it carries, so clients behind a NAT64 gateway do not share a bucket.
+ */
+function embedsIPv4(words: number[]): boolean {
+  const [w0, w1, w2, w3, w4, w5] = words;
+  if (w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0) {
+    return (w4 === 0 && w5 === 0xffff) || (w4 === 0xffff && w5 === 0);
+  }
+  return w0 === 0x64 && w1 === 0xff9b && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0;
 }
 
 function ipv4FromWords(high: number, low: number): string {
