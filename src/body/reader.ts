@@ -22,6 +22,11 @@ export interface ReadResult {
 const RATIO_GRACE = 64 * 1024;
 /** First lease for a body of unknown length. */
 const UNKNOWN_START = 16 * 1024;
+/**
+ * Most bytes leased before any byte arrived, whatever the Content-Length
+ * announces: a client that sends headers only must not hold the budget.
+ */
+export const FIRST_LEASE = 64 * 1024;
 
 /**
  * Reads `req` into a lease from `pool` (raw-body semantics: limit on decoded
@@ -40,9 +45,7 @@ export function readBody(
   const identity = encoding === 'identity';
   let lease: Lease;
   try {
-    const first =
-      identity && expected !== undefined ? expected : Math.min(limits.limit, UNKNOWN_START);
-    lease = pool.lease(first);
+    lease = pool.lease(firstLease(identity, expected, limits.limit));
   } catch (err) {
     done(err as HttpError);
     return;
@@ -83,7 +86,7 @@ export function readBody(
     if (next > lease.capacity) {
       let grown: Lease;
       try {
-        grown = pool.lease(Math.min(limits.limit, Math.max(next, lease.capacity * 2)));
+        grown = pool.lease(growTo(next, lease.capacity, identity ? expected : undefined, limits));
       } catch (err) {
         finish(err as HttpError);
         return;
@@ -154,6 +157,27 @@ export function readBody(
   // to listeners, and an aborted or destroyed request always emits 'close',
   // before which its data did not end: that is the abort.
   req.on('close', onClose);
+}
+
+/** The first lease: what the body will need as far as is known, at most {@link FIRST_LEASE}. */
+function firstLease(identity: boolean, expected: number | undefined, limit: number): number {
+  if (identity && expected !== undefined) return Math.min(expected, FIRST_LEASE);
+  return Math.min(limit, UNKNOWN_START);
+}
+
+/**
+ * The next lease once `next` bytes no longer fit: the next size class up
+ * (twice the current one), never past what the body can still need (its
+ * Content-Length, else the limit). Memory follows the bytes that arrived.
+ */
+function growTo(
+  next: number,
+  capacity: number,
+  expected: number | undefined,
+  limits: ReadLimits,
+): number {
+  const most = expected === undefined ? limits.limit : Math.min(expected, limits.limit);
+  return Math.max(next, Math.min(most, capacity * 2));
 }
 
 function createInflater(encoding: string): Transform {
