@@ -49,3 +49,81 @@ describe('lease growth (issue 14)', () => {
     expect(pool.stats().leases).toBe(0);
   });
 });
+
+/** Everything the server sends on `socket` until it closes the connection. */
+function readAll(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+describe.each(['express4', 'express5', 'http'] as const)(
+  'read timeout on %s (issue 14)',
+  (flavour) => {
+    test('a client that sends half a body then stalls gets 408 request.timeout and Connection: close', async () => {
+      const pool = new BufferPool({ poison: true });
+      const app = await mount(flavour, {
+        use: [rereadableBody({ pool, timeout: '150ms' })],
+        handler: (_req, res) => res.end('ok'),
+      });
+      const socket = await rawClient(app.url, headers(200_000), 'x'.repeat(100_000));
+      const answer = await readAll(socket); // the server closes the connection after answering
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+      expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
+      expect(app.errors).toHaveLength(1);
+      expect(app.errors[0]).toMatchObject({
+        status: 408,
+        type: 'request.timeout',
+        code: 'REQUEST_TIMEOUT',
+        received: 100_000,
+        expected: 200_000,
+      });
+      await waitFor(() => pool.stats().inUse === 0);
+      expect(pool.stats().leases).toBe(0);
+    });
+  },
+);
+
+describe('timeout option', () => {
+  test("Express's own final handler answers the 408 too, and closes the connection", async () => {
+    const pool = new BufferPool();
+    const app = await mount('express5', {
+      use: [rereadableBody({ pool, timeout: '100ms' })],
+      handler: (_req, res) => res.end('ok'),
+      errorHandler: (err, _req, _res, next) => next(err), // on to finalhandler
+    });
+    const socket = await rawClient(app.url, headers(1000), 'x'.repeat(10));
+    const answer = await readAll(socket);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    await waitFor(() => pool.stats().inUse === 0);
+  });
+
+  test('progress resets the timer: a slow but steady client is not cut', async () => {
+    const app = await mount('express5', {
+      use: [rereadableBody({ timeout: '200ms' })],
+      handler: (_req, res) => res.end('ok'),
+    });
+    const socket = await rawClient(app.url, headers(6, 'Connection: close\r\n'));
+    const answer = readAll(socket);
+    for (const piece of ['ab', 'cd', 'ef']) {
+      await new Promise((r) => setTimeout(r, 120));
+      socket.write(piece);
+    }
+    expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  test('false or 0 switches it off; a bad value is a TypeError naming timeout', () => {
+    expect(() => rereadableBody({ timeout: false })).not.toThrow();
+    expect(() => rereadableBody({ timeout: 0 })).not.toThrow();
+    expect(() => rereadableBody({ timeout: 'soon' })).toThrow(/option timeout/);
+    expect(() => rereadableBody({ timeout: -1 })).toThrow(/option timeout/);
+    expect(() => rereadableBody({ timeout: true as never })).toThrow(/option timeout/);
+  });
+});

@@ -68,3 +68,16 @@ export function ratioExceeded(ratio: number, received: number, inflated: number)
     { limit: ratio, received, length: inflated },
   );
 }
+
+/**
+ * 408 `request.timeout`: no body bytes arrived for `timeout` ms. The answer
+ * closes the connection (`Connection: close`); the rest of the body is not read.
+ */
+export function timedOut(timeout: number, received: number, expected?: number): HttpError {
+  return new HttpError(408, 'request.timeout', `no request body bytes for ${timeout} ms`, {
+    limit: timeout,
+    received,
+    headers: { Connection: 'close' },
+    ...(expected === undefined ? {} : { expected, length: expected }),
+  });
+}

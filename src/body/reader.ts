@@ -2,13 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { HttpError } from '../core/errors';
-import { aborted, inflateFailed, ratioExceeded, sizeInvalid, tooLarge } from './errors';
+import { aborted, inflateFailed, ratioExceeded, sizeInvalid, timedOut, tooLarge } from './errors';
 import type { BufferPool, Lease } from './pool';
 
 /** What the reader needs from the middleware's config. */
 export interface ReadLimits {
   limit: number;
   maxInflationRatio: number;
+  /** Most milliseconds without a body byte before a 408; `0`: no bound. */
+  timeout: number;
 }
 
 /** A body read into pooled memory. */
@@ -56,10 +58,13 @@ export function readBody(
   let finished = false;
   let wireEnded = false;
   const inflater = identity ? undefined : createInflater(encoding);
+  // One timer per read, pushed back on every chunk (refresh() reuses it).
+  const timer = limits.timeout > 0 ? setTimeout(onStall, limits.timeout).unref() : undefined;
 
   function finish(err: HttpError | null): void {
     if (finished) return;
     finished = true;
+    if (timer !== undefined) clearTimeout(timer);
     req.removeListener('data', onWire);
     req.removeListener('end', onWireEnd);
     req.removeListener('close', onClose);
@@ -103,7 +108,12 @@ export function readBody(
     lease.used = length;
   }
 
+  function onStall(): void {
+    finish(timedOut(limits.timeout, received, expected));
+  }
+
   function onWire(chunk: Buffer): void {
+    timer?.refresh();
     received += chunk.length;
     if (inflater === undefined) {
       append(chunk);
