@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { BufferPool, rereadableBody } from '../../src/body';
+import { type Readable, Writable } from 'node:stream';
+import { BufferPool, type RereadableBody, rereadableBody } from '../../src/body';
 import { mount } from '../helpers/harness';
 import { post, waitFor } from './util';
 
@@ -125,5 +126,67 @@ describe('timeout option', () => {
     expect(() => rereadableBody({ timeout: 'soon' })).toThrow(/option timeout/);
     expect(() => rereadableBody({ timeout: -1 })).toThrow(/option timeout/);
     expect(() => rereadableBody({ timeout: true as never })).toThrow(/option timeout/);
+  });
+});
+
+describe('streamTimeout (issue 14)', () => {
+  function bodyOf(res: import('node:http').ServerResponse): RereadableBody {
+    return (res as unknown as { locals: { body: RereadableBody } }).locals.body;
+  }
+
+  test.each([
+    [
+      'a destination that never reads',
+      () => new Writable({ highWaterMark: 1, write: () => undefined }),
+    ],
+    [
+      'a destination that errors',
+      () => {
+        const dest = new Writable({ write: (_c, _e, cb) => cb(new Error('disk full')) });
+        dest.on('error', () => undefined);
+        return dest;
+      },
+    ],
+    ['no reader at all', undefined],
+  ])(
+    'a stream() piped to %s is destroyed after the response; the pool is back to 0',
+    async (_name, makeDest) => {
+      const pool = new BufferPool({ poison: true });
+      const streams: Readable[] = [];
+      const app = await mount('express5', {
+        use: [rereadableBody({ pool, streamTimeout: '100ms' })],
+        handler: (_req, res) => {
+          const stream = bodyOf(res).stream();
+          streams.push(stream);
+          if (makeDest !== undefined) stream.pipe(makeDest());
+          res.end('ok');
+        },
+      });
+      const reply = await post(app.url, 'z'.repeat(300_000), { 'content-type': 'text/plain' });
+      expect(reply.status).toBe(200);
+      expect(pool.stats().inUse).toBeGreaterThan(0); // the stream still holds the body
+      await waitFor(() => pool.stats().inUse === 0);
+      expect(pool.stats().leases).toBe(0);
+      expect(streams[0]?.destroyed).toBe(true);
+    },
+  );
+
+  test('a stream with an error listener gets a body.stream.timeout error; a bad option is a TypeError', async () => {
+    const pool = new BufferPool();
+    const errors: unknown[] = [];
+    const app = await mount('http', {
+      use: [rereadableBody({ pool, streamTimeout: 50 })],
+      handler: (_req, res) => {
+        bodyOf(res)
+          .stream()
+          .on('error', (err) => errors.push(err));
+        res.end('ok');
+      },
+    });
+    await post(app.url, 'abc', { 'content-type': 'text/plain' });
+    await waitFor(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ type: 'body.stream.timeout', code: 'BODY_STREAM_TIMEOUT' });
+    expect(pool.stats().inUse).toBe(0);
+    expect(() => rereadableBody({ streamTimeout: 'later' })).toThrow(/option streamTimeout/);
   });
 });

@@ -81,3 +81,16 @@ export function timedOut(timeout: number, received: number, expected?: number): 
     ...(expected === undefined ? {} : { expected, length: expected }),
   });
 }
+
+/**
+ * 500 `body.stream.timeout`: a `stream()` still not ended `streamTimeout` ms
+ * after the response was done is destroyed, so its hold on pooled memory ends.
+ */
+export function streamTimedOut(timeout: number): HttpError {
+  return new HttpError(
+    500,
+    'body.stream.timeout',
+    `a body stream was still open ${timeout} ms after the response; destroyed`,
+    { limit: timeout },
+  );
+}

@@ -47,6 +47,12 @@ export interface RereadableBodyOptions {
    * milliseconds; `false` or `0`: no bound. Default `'30s'`.
    */
   timeout?: number | string | false;
+  /**
+   * Most time a `body.stream()` may stay open after the response is done;
+   * past it the stream is destroyed and its hold on pooled memory ends.
+   * `false` or `0`: no bound. Default `'30s'`.
+   */
+  streamTimeout?: number | string | false;
 }
 
 /**
@@ -68,6 +74,7 @@ interface Config {
   readonly inflate: boolean;
   readonly drainLimit: number;
   readonly timeout: number;
+  readonly streamTimeout: number;
   readonly pool: BufferPool;
   readonly matches: (req: IncomingMessage) => boolean;
   readonly verify: ((req: IncomingMessage, res: ServerResponse, buf: Buffer) => void) | undefined;
@@ -122,6 +129,7 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
     'drainLimit',
     'pool',
     'timeout',
+    'streamTimeout',
   ]);
   const limit = parseBytes(o.limit ?? '1mb', 'limit');
   if (o.pool !== undefined && !(o.pool instanceof BufferPool))
@@ -132,6 +140,7 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
     inflate: booleanOption(o.inflate, 'inflate', true),
     drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
     timeout: durationOrOff(o.timeout, 'timeout', '30s'),
+    streamTimeout: durationOrOff(o.streamTimeout, 'streamTimeout', '30s'),
     pool: o.pool ?? new BufferPool({ maxClass: Math.max(limit, 1024) }),
     matches: typePredicate(o.type),
     verify: functionOption(o.verify, 'verify'),
@@ -292,6 +301,7 @@ function settle(
   onResponseDone(res, function releaseBody(): void {
     replay.stop();
     body.release();
+    body.expireStreams(config.streamTimeout);
   });
   ensureLocals(res)[LOCALS.body] = body;
   next();
