@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { BufferPool, type RereadableBody, rereadableBody } from '../../src/body';
 import { mount } from '../helpers/harness';
@@ -189,4 +191,34 @@ describe('streamTimeout (issue 14)', () => {
     expect(pool.stats().inUse).toBe(0);
     expect(() => rereadableBody({ streamTimeout: 'later' })).toThrow(/option streamTimeout/);
   });
+});
+
+describe('transferred memory (issue 14)', () => {
+  test('a handler that transfers buffer().buffer through a MessageChannel does not crash the process at release', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'fixtures', 'transfer-child.ts')],
+      { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(out.trim()) as {
+      status: number;
+      afterTransfer: string;
+      received: number;
+      stats: { inUse: number; leases: number; retained: number };
+    };
+    expect(report).toMatchObject({ status: 200, afterTransfer: 'body.released' });
+    expect(report.received).toBeGreaterThanOrEqual(5000); // the bytes did move to the other side
+    expect(report.stats).toMatchObject({ inUse: 0, leases: 0, retained: 0 }); // not retained: it is gone
+  }, 30_000);
 });
