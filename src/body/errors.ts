@@ -68,3 +68,29 @@ export function ratioExceeded(ratio: number, received: number, inflated: number)
     { limit: ratio, received, length: inflated },
   );
 }
+
+/**
+ * 408 `request.timeout`: no body bytes arrived for `timeout` ms. The answer
+ * closes the connection (`Connection: close`); the rest of the body is not read.
+ */
+export function timedOut(timeout: number, received: number, expected?: number): HttpError {
+  return new HttpError(408, 'request.timeout', `no request body bytes for ${timeout} ms`, {
+    limit: timeout,
+    received,
+    headers: { Connection: 'close' },
+    ...(expected === undefined ? {} : { expected, length: expected }),
+  });
+}
+
+/**
+ * 500 `body.stream.timeout`: a `stream()` still not ended `streamTimeout` ms
+ * after the response was done is destroyed, so its hold on pooled memory ends.
+ */
+export function streamTimedOut(timeout: number): HttpError {
+  return new HttpError(
+    500,
+    'body.stream.timeout',
+    `a body stream was still open ${timeout} ms after the response; destroyed`,
+    { limit: timeout },
+  );
+}

@@ -11,7 +11,7 @@ import { ensureLocals, LOCALS } from '../core/locals';
 import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
 import { shareShape } from '../core/shape';
 import type { NextFunction, RequestHandler } from '../core/types';
-import { parseBytes } from '../core/units';
+import { parseBytes, parseDuration } from '../core/units';
 import { encodingUnsupported, tooLarge } from './errors';
 import './locals';
 import { hasBody, type TypeOption, typePredicate } from './media';
@@ -41,6 +41,18 @@ export interface RereadableBodyOptions {
   drainLimit?: number | string;
   /** The pool to lease from; default a pool of its own (see {@link BufferPool}). */
   pool?: BufferPool;
+  /**
+   * Most time without a body byte (reset on every chunk) before a 408
+   * `request.timeout`; the answer closes the connection. `ms` string or
+   * milliseconds; `false` or `0`: no bound. Default `'30s'`.
+   */
+  timeout?: number | string | false;
+  /**
+   * Most time a `body.stream()` may stay open after the response is done;
+   * past it the stream is destroyed and its hold on pooled memory ends.
+   * `false` or `0`: no bound. Default `'30s'`.
+   */
+  streamTimeout?: number | string | false;
 }
 
 /**
@@ -61,6 +73,8 @@ interface Config {
   readonly maxInflationRatio: number;
   readonly inflate: boolean;
   readonly drainLimit: number;
+  readonly timeout: number;
+  readonly streamTimeout: number;
   readonly pool: BufferPool;
   readonly matches: (req: IncomingMessage) => boolean;
   readonly verify: ((req: IncomingMessage, res: ServerResponse, buf: Buffer) => void) | undefined;
@@ -114,6 +128,8 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
     'maxInflationRatio',
     'drainLimit',
     'pool',
+    'timeout',
+    'streamTimeout',
   ]);
   const limit = parseBytes(o.limit ?? '1mb', 'limit');
   if (o.pool !== undefined && !(o.pool instanceof BufferPool))
@@ -123,6 +139,8 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
     maxInflationRatio: numberOption(o.maxInflationRatio, 'maxInflationRatio', 100, 1, false),
     inflate: booleanOption(o.inflate, 'inflate', true),
     drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
+    timeout: durationOrOff(o.timeout, 'timeout', '30s'),
+    streamTimeout: durationOrOff(o.streamTimeout, 'streamTimeout', '30s'),
     pool: o.pool ?? new BufferPool({ maxClass: Math.max(limit, 1024) }),
     matches: typePredicate(o.type),
     verify: functionOption(o.verify, 'verify'),
@@ -144,7 +162,7 @@ function handle(
   try {
     matched = config.matches(req);
   } catch (err) {
-    fail(config, req, next, err);
+    fail(config, req, res, next, err);
     return;
   }
   if (!matched) {
@@ -163,13 +181,13 @@ function handle(
     .trim()
     .toLowerCase();
   if (!ENCODINGS.has(encoding) || (!config.inflate && encoding !== 'identity')) {
-    fail(config, req, next, encodingUnsupported(encoding));
+    fail(config, req, res, next, encodingUnsupported(encoding));
     return;
   }
   const lengthHeader = headerValue(req.headers['content-length']);
   const expected = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (encoding === 'identity' && expected !== undefined && expected > config.limit) {
-    fail(config, req, next, tooLarge(config.limit, 0, expected));
+    fail(config, req, res, next, tooLarge(config.limit, 0, expected));
     return;
   }
   // The replay takes the stream over when the read ends: Node must not
@@ -183,7 +201,7 @@ function handle(
     config,
     function bodyRead(err: HttpError | null, result?: ReadResult): void {
       if (err !== null || result === undefined) {
-        fail(config, req, next, err);
+        fail(config, req, res, next, err);
         return;
       }
       publishRead({ length: result.length, received: result.received, encoding, adopted: false });
@@ -215,6 +233,7 @@ function adopt(
     fail(
       config,
       req,
+      res,
       next,
       new HttpError(
         500,
@@ -228,7 +247,7 @@ function adopt(
     return;
   }
   if (raw.length > config.limit) {
-    fail(config, req, next, tooLarge(config.limit, raw.length, raw.length));
+    fail(config, req, res, next, tooLarge(config.limit, raw.length, raw.length));
     return;
   }
   // Called from the parser's 'end' listener, Node would destroy the stream
@@ -247,7 +266,7 @@ function adopt(
   try {
     lease = config.pool.lease(raw.length);
   } catch (err) {
-    fail(config, req, next, err);
+    fail(config, req, res, next, err);
     return;
   }
   new Uint8Array(lease.memory).set(raw);
@@ -282,6 +301,7 @@ function settle(
   onResponseDone(res, function releaseBody(): void {
     replay.stop();
     body.release();
+    body.expireStreams(config.streamTimeout);
   });
   ensureLocals(res)[LOCALS.body] = body;
   next();
@@ -298,20 +318,29 @@ function verifyFailed(err: unknown): HttpError {
  * the response), but at most `drainLimit` more bytes; past that the
  * connection is closed.
  */
-function fail(config: Config, req: IncomingMessage, next: NextFunction, err: unknown): void {
+function fail(
+  config: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+  err: unknown,
+): void {
   const e = err as { status?: number; type?: string };
   publishError({ status: e.status ?? 500, type: e.type ?? 'unknown' });
-  if (!req.complete && !req.destroyed) boundDrain(req, config.drainLimit);
+  if (!req.complete && !req.destroyed) {
+    if (e.type === 'request.timeout') stopReading(req, res, config.timeout);
+    else boundDrain(req, res, config);
+  }
   next(err);
 }
 
-function boundDrain(req: IncomingMessage, drainLimit: number): void {
+function boundDrain(req: IncomingMessage, res: ServerResponse, config: Config): void {
   let drained = 0;
   function countDrained(chunk: Buffer): void {
     drained += chunk.length;
-    if (drained > drainLimit) {
+    if (drained > config.drainLimit) {
       req.removeListener('data', countDrained);
-      req.socket?.destroy();
+      stopReading(req, res, config.timeout);
     }
   }
   function stopCounting(): void {
@@ -320,6 +349,50 @@ function boundDrain(req: IncomingMessage, drainLimit: number): void {
   req.on('data', countDrained);
   req.once('end', stopCounting);
   req.once('close', stopCounting);
+}
+
+/** Time the answer to a request that is no longer read may take before its socket is destroyed. */
+const ANSWER_GRACE = 30_000;
+
+/**
+ * Stops reading a request whose body will not be read to its end (a stalled
+ * client, a body far over the limit), without losing the answer: the
+ * response will carry `Connection: close` and Node closes the socket once
+ * it is flushed; the socket is no longer read and body bytes still parsed
+ * are dropped; the request's stream ends, so an error handler waiting for
+ * it (finalhandler, errorFrames) answers now. If no answer is flushed
+ * within `timeout` (or 30 s), the socket is destroyed.
+ */
+function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number): void {
+  const dumped = req as IncomingMessage & { _dumped?: boolean };
+  if (dumped._dumped === true) return;
+  res.shouldKeepAlive = false;
+  // Node's parser drops body bytes of a dumped request instead of pushing them.
+  dumped._dumped = true;
+  const socket = req.socket;
+  socket?.pause();
+  // End the stream where its reader will see it: an error handler already
+  // reading (draining) gets 'end' now; one still to come (Express defers its
+  // final handler) gets it when it resumes the request.
+  const reading = req.listenerCount('data') > 0 || req.listenerCount('end') > 0;
+  req.pause();
+  req.push(null);
+  if (reading) req.resume();
+  const timer = setTimeout(
+    function closeUnanswered(): void {
+      socket?.destroy();
+    },
+    timeout > 0 ? timeout : ANSWER_GRACE,
+  ).unref();
+  onResponseDone(res, function answered(): void {
+    clearTimeout(timer);
+  });
+}
+
+/** A duration option that `false` or `0` switches off (returned as 0). */
+function durationOrOff(value: unknown, option: string, fallback: string): number {
+  if (value === false) return 0;
+  return parseDuration(value ?? fallback, option);
 }
 
 function keepAlive(req: IncomingMessage): void {

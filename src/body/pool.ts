@@ -90,6 +90,7 @@ export class Lease {
   /** @internal A view for this package's own use, never handed to user code. */
   peek(length: number): Buffer {
     if (this.done) throw releasedError();
+    if (isDetached(this.memory, this.capacity)) throw transferredError();
     return Buffer.from(this.memory, 0, length);
   }
 
@@ -99,6 +100,7 @@ export class Lease {
    */
   detach(length: number): Buffer {
     if (this.done) throw releasedError();
+    if (isDetached(this.memory, this.capacity)) throw transferredError();
     this.done = true;
     const moved = structuredClone(this.memory, { transfer: [this.memory] });
     this.memory = new ArrayBuffer(0);
@@ -237,15 +239,22 @@ export class BufferPool {
   giveBack(lease: Lease): void {
     const c = this.counters;
     const capacity = lease.capacity;
+    // User code may have transferred the memory away (postMessage with a
+    // transfer list): it is gone, only the accounting is left to undo.
+    const gone = isDetached(lease.memory, capacity);
     // Detach every view handed out: the memory moves to a fresh ArrayBuffer object.
-    const moved = lease.exposed
-      ? structuredClone(lease.memory, { transfer: [lease.memory] })
-      : lease.memory;
+    const moved =
+      lease.exposed && !gone
+        ? structuredClone(lease.memory, { transfer: [lease.memory] })
+        : lease.memory;
     lease.memory = EMPTY;
     c.inUse -= capacity;
     c.leases--;
     const keep =
-      !this.closed && capacity <= this.maxClass && c.retained + capacity <= this.maxRetained;
+      !gone &&
+      !this.closed &&
+      capacity <= this.maxClass &&
+      c.retained + capacity <= this.maxRetained;
     if (keep) {
       new Uint8Array(moved, 0, lease.used).fill(this.poison ? POISON_BYTE : 0);
       let list = this.free.get(capacity);
@@ -277,6 +286,20 @@ export class BufferPool {
     this.free.clear();
     this.counters.retained = 0;
   }
+}
+
+/** Whether `memory` was detached (transferred away) by someone: it lost its bytes. */
+function isDetached(memory: ArrayBuffer, capacity: number): boolean {
+  return memory.byteLength !== capacity;
+}
+
+/** The error a use of pooled memory that user code transferred away (postMessage) throws. */
+function transferredError(): HttpError {
+  return new HttpError(
+    500,
+    'body.released',
+    'the request body memory was transferred away (postMessage with a transfer list); use copy() or detach() before transferring',
+  );
 }
 
 function nextPow2(n: number): number {

@@ -2,13 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { HttpError } from '../core/errors';
-import { aborted, inflateFailed, ratioExceeded, sizeInvalid, tooLarge } from './errors';
+import { aborted, inflateFailed, ratioExceeded, sizeInvalid, timedOut, tooLarge } from './errors';
 import type { BufferPool, Lease } from './pool';
 
 /** What the reader needs from the middleware's config. */
 export interface ReadLimits {
   limit: number;
   maxInflationRatio: number;
+  /** Most milliseconds without a body byte before a 408; `0`: no bound. */
+  timeout: number;
 }
 
 /** A body read into pooled memory. */
@@ -22,6 +24,11 @@ export interface ReadResult {
 const RATIO_GRACE = 64 * 1024;
 /** First lease for a body of unknown length. */
 const UNKNOWN_START = 16 * 1024;
+/**
+ * Most bytes leased before any byte arrived, whatever the Content-Length
+ * announces: a client that sends headers only must not hold the budget.
+ */
+export const FIRST_LEASE = 64 * 1024;
 
 /**
  * Reads `req` into a lease from `pool` (raw-body semantics: limit on decoded
@@ -40,9 +47,7 @@ export function readBody(
   const identity = encoding === 'identity';
   let lease: Lease;
   try {
-    const first =
-      identity && expected !== undefined ? expected : Math.min(limits.limit, UNKNOWN_START);
-    lease = pool.lease(first);
+    lease = pool.lease(firstLease(identity, expected, limits.limit));
   } catch (err) {
     done(err as HttpError);
     return;
@@ -53,10 +58,13 @@ export function readBody(
   let finished = false;
   let wireEnded = false;
   const inflater = identity ? undefined : createInflater(encoding);
+  // One timer per read, pushed back on every chunk (refresh() reuses it).
+  const timer = limits.timeout > 0 ? setTimeout(onStall, limits.timeout).unref() : undefined;
 
   function finish(err: HttpError | null): void {
     if (finished) return;
     finished = true;
+    if (timer !== undefined) clearTimeout(timer);
     req.removeListener('data', onWire);
     req.removeListener('end', onWireEnd);
     req.removeListener('close', onClose);
@@ -83,7 +91,7 @@ export function readBody(
     if (next > lease.capacity) {
       let grown: Lease;
       try {
-        grown = pool.lease(Math.min(limits.limit, Math.max(next, lease.capacity * 2)));
+        grown = pool.lease(growTo(next, lease.capacity, identity ? expected : undefined, limits));
       } catch (err) {
         finish(err as HttpError);
         return;
@@ -100,7 +108,12 @@ export function readBody(
     lease.used = length;
   }
 
+  function onStall(): void {
+    finish(timedOut(limits.timeout, received, expected));
+  }
+
   function onWire(chunk: Buffer): void {
+    timer?.refresh();
     received += chunk.length;
     if (inflater === undefined) {
       append(chunk);
@@ -154,6 +167,27 @@ export function readBody(
   // to listeners, and an aborted or destroyed request always emits 'close',
   // before which its data did not end: that is the abort.
   req.on('close', onClose);
+}
+
+/** The first lease: what the body will need as far as is known, at most {@link FIRST_LEASE}. */
+function firstLease(identity: boolean, expected: number | undefined, limit: number): number {
+  if (identity && expected !== undefined) return Math.min(expected, FIRST_LEASE);
+  return Math.min(limit, UNKNOWN_START);
+}
+
+/**
+ * The next lease once `next` bytes no longer fit: the next size class up
+ * (twice the current one), never past what the body can still need (its
+ * Content-Length, else the limit). Memory follows the bytes that arrived.
+ */
+function growTo(
+  next: number,
+  capacity: number,
+  expected: number | undefined,
+  limits: ReadLimits,
+): number {
+  const most = expected === undefined ? limits.limit : Math.min(expected, limits.limit);
+  return Math.max(next, Math.min(most, capacity * 2));
 }
 
 function createInflater(encoding: string): Transform {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import { charsetUnsupported, parseFailed } from './errors';
+import { charsetUnsupported, parseFailed, streamTimedOut } from './errors';
 import { charsetOf } from './media';
 import { type Lease, releasedError } from './pool';
 
@@ -30,6 +30,8 @@ export class RereadableBody {
   private _parsed = false;
   private _json: unknown;
   private _text: string | undefined;
+  /** `stream()` streams not yet ended or destroyed. */
+  private _streams: Set<Readable> | undefined;
 
   /** @internal */
   constructor(lease: Lease, length: number, contentType: string | undefined) {
@@ -102,7 +104,33 @@ export class RereadableBody {
    */
   stream(): Readable {
     this.retain();
-    return createReplayStream(this);
+    const stream = createReplayStream(this);
+    this._streams ??= new Set();
+    this._streams.add(stream);
+    return stream;
+  }
+
+  /** @internal A `stream()` stream let go of the body. */
+  dropStream(stream: Readable): void {
+    this._streams?.delete(stream);
+  }
+
+  /**
+   * @internal Called when the response is done: `stream()` streams still
+   * holding pooled memory `ms` later are destroyed (with a 500
+   * `body.stream.timeout` when someone listens for `'error'`), so their
+   * hold on the lease ends.
+   */
+  expireStreams(ms: number): void {
+    if (ms <= 0 || this._lease === null || this._streams === undefined || this._streams.size === 0)
+      return;
+    const streams = this._streams;
+    setTimeout(function expire(): void {
+      for (const stream of [...streams]) {
+        if (stream.listenerCount('error') > 0) stream.destroy(streamTimedOut(ms));
+        else stream.destroy();
+      }
+    }, ms).unref();
   }
 
   /** A copy of the bytes in memory the caller owns. */
@@ -167,6 +195,7 @@ function createReplayStream(body: RereadableBody): Readable {
   function letGo(): void {
     if (!holding) return;
     holding = false;
+    body.dropStream(stream);
     body.release();
   }
   const stream = new Readable({

@@ -1,0 +1,224 @@
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { type Readable, Writable } from 'node:stream';
+import { BufferPool, type RereadableBody, rereadableBody } from '../../src/body';
+import { mount } from '../helpers/harness';
+import { post, waitFor } from './util';
+
+/** Raw sockets opened by a test; destroyed after it. */
+const sockets = new Set<Socket>();
+afterEach(() => {
+  for (const s of sockets) s.destroy();
+  sockets.clear();
+});
+
+/** Opens a raw socket to `url` and writes `head` (and `body`, when given). */
+function rawClient(url: string, head: string, body?: Buffer | string): Promise<Socket> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(head);
+      if (body !== undefined) socket.write(body);
+      resolve(socket);
+    });
+    sockets.add(socket);
+    socket.on('error', reject);
+  });
+}
+
+function headers(length: number, extra = ''): string {
+  return `POST / HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+}
+
+describe('lease growth (issue 14)', () => {
+  test('connections sending only headers with a big Content-Length do not hold the in-flight budget', async () => {
+    const pool = new BufferPool({ maxInFlight: '16mb', poison: true });
+    const app = await mount('express5', {
+      use: [rereadableBody({ pool, limit: '1mb' })],
+      handler: (_req, res) => res.end('ok'),
+    });
+    // 16 clients announce 1 MiB each and send nothing more: once, their 16 MiB took the budget.
+    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024));
+    await waitFor(() => pool.stats().leases === 16);
+    expect(pool.stats().inUse).toBeLessThanOrEqual(16 * 64 * 1024);
+    const reply = await post(app.url, 'x'.repeat(300_000), { 'content-type': 'text/plain' });
+    expect(reply.status).toBe(200);
+    expect(app.errors).toEqual([]);
+    // A body that does arrive grows its lease class by class, up to what it needs.
+    expect(pool.stats().peak).toBeGreaterThanOrEqual(16 * 64 * 1024 + 512 * 1024);
+    for (const s of sockets) s.destroy();
+    await waitFor(() => pool.stats().inUse === 0);
+    expect(pool.stats().leases).toBe(0);
+  });
+});
+
+/** Everything the server sends on `socket` until it closes the connection. */
+function readAll(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+describe.each(['express4', 'express5', 'http'] as const)(
+  'read timeout on %s (issue 14)',
+  (flavour) => {
+    test('a client that sends half a body then stalls gets 408 request.timeout and Connection: close', async () => {
+      const pool = new BufferPool({ poison: true });
+      const app = await mount(flavour, {
+        use: [rereadableBody({ pool, timeout: '150ms' })],
+        handler: (_req, res) => res.end('ok'),
+      });
+      const socket = await rawClient(app.url, headers(200_000), 'x'.repeat(100_000));
+      const answer = await readAll(socket); // the server closes the connection after answering
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+      expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
+      expect(app.errors).toHaveLength(1);
+      expect(app.errors[0]).toMatchObject({
+        status: 408,
+        type: 'request.timeout',
+        code: 'REQUEST_TIMEOUT',
+        received: 100_000,
+        expected: 200_000,
+      });
+      await waitFor(() => pool.stats().inUse === 0);
+      expect(pool.stats().leases).toBe(0);
+    });
+  },
+);
+
+describe('timeout option', () => {
+  test("Express's own final handler answers the 408 too, and closes the connection", async () => {
+    const pool = new BufferPool();
+    const app = await mount('express5', {
+      use: [rereadableBody({ pool, timeout: '100ms' })],
+      handler: (_req, res) => res.end('ok'),
+      errorHandler: (err, _req, _res, next) => next(err), // on to finalhandler
+    });
+    const socket = await rawClient(app.url, headers(1000), 'x'.repeat(10));
+    const answer = await readAll(socket);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    await waitFor(() => pool.stats().inUse === 0);
+  });
+
+  test('progress resets the timer: a slow but steady client is not cut', async () => {
+    const app = await mount('express5', {
+      use: [rereadableBody({ timeout: '200ms' })],
+      handler: (_req, res) => res.end('ok'),
+    });
+    const socket = await rawClient(app.url, headers(6, 'Connection: close\r\n'));
+    const answer = readAll(socket);
+    for (const piece of ['ab', 'cd', 'ef']) {
+      await new Promise((r) => setTimeout(r, 120));
+      socket.write(piece);
+    }
+    expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  test('false or 0 switches it off; a bad value is a TypeError naming timeout', () => {
+    expect(() => rereadableBody({ timeout: false })).not.toThrow();
+    expect(() => rereadableBody({ timeout: 0 })).not.toThrow();
+    expect(() => rereadableBody({ timeout: 'soon' })).toThrow(/option timeout/);
+    expect(() => rereadableBody({ timeout: -1 })).toThrow(/option timeout/);
+    expect(() => rereadableBody({ timeout: true as never })).toThrow(/option timeout/);
+  });
+});
+
+describe('streamTimeout (issue 14)', () => {
+  function bodyOf(res: import('node:http').ServerResponse): RereadableBody {
+    return (res as unknown as { locals: { body: RereadableBody } }).locals.body;
+  }
+
+  test.each([
+    [
+      'a destination that never reads',
+      () => new Writable({ highWaterMark: 1, write: () => undefined }),
+    ],
+    [
+      'a destination that errors',
+      () => {
+        const dest = new Writable({ write: (_c, _e, cb) => cb(new Error('disk full')) });
+        dest.on('error', () => undefined);
+        return dest;
+      },
+    ],
+    ['no reader at all', undefined],
+  ])(
+    'a stream() piped to %s is destroyed after the response; the pool is back to 0',
+    async (_name, makeDest) => {
+      const pool = new BufferPool({ poison: true });
+      const streams: Readable[] = [];
+      const app = await mount('express5', {
+        use: [rereadableBody({ pool, streamTimeout: '100ms' })],
+        handler: (_req, res) => {
+          const stream = bodyOf(res).stream();
+          streams.push(stream);
+          if (makeDest !== undefined) stream.pipe(makeDest());
+          res.end('ok');
+        },
+      });
+      const reply = await post(app.url, 'z'.repeat(300_000), { 'content-type': 'text/plain' });
+      expect(reply.status).toBe(200);
+      expect(pool.stats().inUse).toBeGreaterThan(0); // the stream still holds the body
+      await waitFor(() => pool.stats().inUse === 0);
+      expect(pool.stats().leases).toBe(0);
+      expect(streams[0]?.destroyed).toBe(true);
+    },
+  );
+
+  test('a stream with an error listener gets a body.stream.timeout error; a bad option is a TypeError', async () => {
+    const pool = new BufferPool();
+    const errors: unknown[] = [];
+    const app = await mount('http', {
+      use: [rereadableBody({ pool, streamTimeout: 50 })],
+      handler: (_req, res) => {
+        bodyOf(res)
+          .stream()
+          .on('error', (err) => errors.push(err));
+        res.end('ok');
+      },
+    });
+    await post(app.url, 'abc', { 'content-type': 'text/plain' });
+    await waitFor(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ type: 'body.stream.timeout', code: 'BODY_STREAM_TIMEOUT' });
+    expect(pool.stats().inUse).toBe(0);
+    expect(() => rereadableBody({ streamTimeout: 'later' })).toThrow(/option streamTimeout/);
+  });
+});
+
+describe('transferred memory (issue 14)', () => {
+  test('a handler that transfers buffer().buffer through a MessageChannel does not crash the process at release', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'fixtures', 'transfer-child.ts')],
+      { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(out.trim()) as {
+      status: number;
+      afterTransfer: string;
+      received: number;
+      stats: { inUse: number; leases: number; retained: number };
+    };
+    expect(report).toMatchObject({ status: 200, afterTransfer: 'body.released' });
+    expect(report.received).toBeGreaterThanOrEqual(5000); // the bytes did move to the other side
+    expect(report.stats).toMatchObject({ inUse: 0, leases: 0, retained: 0 }); // not retained: it is gone
+  }, 30_000);
+});
