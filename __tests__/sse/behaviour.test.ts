@@ -288,6 +288,38 @@ describe('write gate', () => {
     ]);
   });
 
+  test('shutdownSignal gets one listener per middleware, however many streams are open', async () => {
+    const { getEventListeners } = await import('node:events');
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const streams: SseStream[] = [];
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0, shutdownSignal: controller.signal })],
+      handler: async (_req, res) => {
+        const stream = streamOf(res);
+        streams.push(stream);
+        await stream.send({ data: 'hi' });
+      },
+    });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => openStream(app.url)));
+    await Promise.all(clients.map((c) => c.until((t) => t.includes('hi'))));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    // A stream that ended leaves the fan-out: closing one and aborting later reaches only the rest.
+    streams[0]?.close();
+    await clients[0]?.ended;
+    controller.abort();
+    await Promise.all(clients.map((c) => c.ended));
+    expect(streams.slice(1).map((s) => (s.signal.reason as StreamAbortError).reason)).toEqual(
+      new Array(19).fill('shutdown'),
+    );
+    expect((streams[0]?.signal.reason as StreamAbortError).reason).toBe('closed');
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   test('fail() sends an error event with an ErrorFrame and closes (reason error)', async () => {
     let stream!: SseStream;
     const app = await mount('http', {

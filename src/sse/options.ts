@@ -1,6 +1,7 @@
 import { type Logger, loggerOption } from '../core/logger';
 import { booleanOption, enumOption, integerOption, readOptions } from '../core/options';
 import { parseBytes, parseDuration, show } from '../core/units';
+import { signalFanout } from './signal-fanout';
 import type { OverflowPolicy, WriterConfig } from './writer';
 
 /** Options shared by {@link sse} and {@link ndjson}. */
@@ -69,7 +70,7 @@ export function writerConfig(
     heartbeat,
     heartbeatText,
     coalesce: booleanOption(o.coalesce, 'coalesce', false),
-    shutdownSignal,
+    shutdown: shutdownSignal === undefined ? undefined : signalFanout(shutdownSignal),
     logger: loggerOption(o.logger),
   });
 }

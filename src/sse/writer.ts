@@ -13,6 +13,7 @@ import { onServerShutdown, serverOf } from '../core/shutdown-hooks';
 import { traceId } from '../core/trace';
 import { type CloseReason, StreamAbortError } from './abort';
 import { type Deferred, deferred, handledRejection, RESOLVED } from './deferred';
+import type { SignalFanout } from './signal-fanout';
 import { paced } from './turn';
 
 /** What a stream does with an event when the client's buffer is over budget. */
@@ -29,7 +30,8 @@ export interface WriterConfig {
   readonly heartbeat: number;
   readonly heartbeatText: string;
   readonly coalesce: boolean;
-  readonly shutdownSignal: AbortSignal | undefined;
+  /** The `shutdownSignal` option, fanned out: one listener per middleware. */
+  readonly shutdown: SignalFanout | undefined;
   readonly logger: Logger;
 }
 
@@ -110,6 +112,7 @@ export class StreamWriter {
   private reason: CloseReason | undefined;
   private readonly finalize: () => void;
   private readonly unhookShutdown: () => void;
+  private leaveShutdownFanout: () => void = noopLeave;
 
   constructor(req: IncomingMessage, res: ServerResponse, config: WriterConfig) {
     this.req = req;
@@ -126,10 +129,10 @@ export class StreamWriter {
     this.finalize = onResponseDone(res, this.cleanup.bind(this));
     res.on('close', this.finalize);
     this.unhookShutdown = onServerShutdown(serverOf(req.socket), this.onShutdown);
-    const shutdown = config.shutdownSignal;
+    const shutdown = config.shutdown;
     if (shutdown !== undefined) {
       if (shutdown.aborted) queueMicrotask(this.onShutdown);
-      else shutdown.addEventListener('abort', this.onShutdown, { once: true });
+      else this.leaveShutdownFanout = shutdown.add(this.onShutdown);
     }
     if (config.heartbeat > 0) {
       this.heartbeatTimer = setInterval(this.onHeartbeat, config.heartbeat);
@@ -408,7 +411,7 @@ export class StreamWriter {
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
     this.endTimer = undefined;
     this.res.removeListener('close', this.finalize);
-    this.config.shutdownSignal?.removeEventListener('abort', this.onShutdown);
+    this.leaveShutdownFanout();
     this.unhookShutdown();
     publishClose({
       kind: this.config.kind,
@@ -421,3 +424,5 @@ export class StreamWriter {
     });
   }
 }
+
+function noopLeave(): void {}
