@@ -62,6 +62,29 @@ describe('options', () => {
 });
 
 describe('write gate', () => {
+  test('a healthy client reading large events is never counted as blocked', async () => {
+    const blocked: unknown[] = [];
+    const onBlocked = (m: unknown) => blocked.push(m);
+    diagnostics.subscribe(CHANNELS.sseBlocked, onBlocked);
+    let stream!: SseStream;
+    const app = await mount('http', {
+      use: [sse({ heartbeat: 0 })],
+      handler: async (_req, res) => {
+        stream = streamOf(res);
+        // Each 20 KiB write is above the 16 KiB high-water mark, so write() returns false even
+        // though a reading client drains it at once.
+        for (let i = 0; i < 50; i++) await stream.send({ data: 'z'.repeat(20 * 1024) });
+        stream.close();
+      },
+    });
+    const client = await openStream(app.url);
+    const text = await client.ended;
+    diagnostics.unsubscribe(CHANNELS.sseBlocked, onBlocked);
+    expect(text.length).toBeGreaterThan(50 * 20 * 1024);
+    expect(stream.stats.blocked).toBe(0);
+    expect(blocked).toEqual([]);
+  });
+
   test('drop policy: a stalled client gets events dropped and counted; buffer stays within budget', async () => {
     const drops: unknown[] = [];
     const blocked: unknown[] = [];
@@ -76,7 +99,12 @@ describe('write gate', () => {
       use: [sse({ heartbeat: 0, overflow: 'drop', maxBufferedBytes: '32kb', writeTimeout: 0 })],
       handler: async (_req, res) => {
         stream = streamOf(res);
-        for (let i = 0; i < 20000 && stream.stats.dropped < 100; i++) {
+        // Until the socket's buffers are full too: only a wait past the current turn is a block.
+        for (
+          let i = 0;
+          i < 20000 && (stream.stats.dropped < 100 || stream.stats.blocked === 0);
+          i++
+        ) {
           stream.send({ data: 'y'.repeat(2000) });
           maxBuffered = Math.max(maxBuffered, res.writableLength);
           if (i % 50 === 0) await new Promise((r) => setImmediate(r));
@@ -289,7 +317,7 @@ describe('write gate', () => {
   });
 
   test('shutdownSignal gets one listener per middleware, however many streams are open', async () => {
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
     const controller = new AbortController();
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
@@ -305,7 +333,7 @@ describe('write gate', () => {
     });
     const clients = await Promise.all(Array.from({ length: 20 }, () => openStream(app.url)));
     await Promise.all(clients.map((c) => c.until((t) => t.includes('hi'))));
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    expect(EventEmitter.getEventListeners(controller.signal, 'abort')).toHaveLength(1);
     // A stream that ended leaves the fan-out: closing one and aborting later reaches only the rest.
     streams[0]?.close();
     await clients[0]?.ended;

@@ -125,6 +125,7 @@ export class StreamWriter {
     this.onEndTimeout = this.onEndTimeout.bind(this);
     this.onHeartbeat = this.onHeartbeat.bind(this);
     this.onShutdown = this.onShutdown.bind(this);
+    this.countIfStillBlocked = this.countIfStillBlocked.bind(this);
     this.flushBatch = this.flushBatch.bind(this);
     this.finalize = onResponseDone(res, this.cleanup.bind(this));
     res.on('close', this.finalize);
@@ -273,12 +274,9 @@ export class StreamWriter {
     const drain = deferred();
     this.drain = drain;
     if (this.drainTimer === undefined) {
-      this.stats.blocked++;
-      publishBlocked({
-        kind: this.config.kind,
-        traceId: this.traceId,
-        bufferedBytes: this.bufferedBytes,
-      });
+      // Counted only if the wait outlasts this turn: a large write to a healthy client returns
+      // false and drains at once, which is not a block (write_blocked_total would rise for it).
+      setImmediate(this.countIfStillBlocked, drain);
       this.blockedAt = this.res.writableLength;
       if (this.config.writeTimeout > 0) {
         this.drainTimer = setTimeout(this.onDrainTimeout, this.config.writeTimeout);
@@ -293,6 +291,16 @@ export class StreamWriter {
       this.pollTimer.unref();
     }
     return drain.promise;
+  }
+
+  private countIfStillBlocked(drain: Deferred): void {
+    if (this.drain !== drain || this.reason !== undefined) return;
+    this.stats.blocked++;
+    publishBlocked({
+      kind: this.config.kind,
+      traceId: this.traceId,
+      bufferedBytes: this.bufferedBytes,
+    });
   }
 
   private onDrain(): void {
