@@ -75,6 +75,27 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect(Object.fromEntries(p)).toEqual({ r: 29, t: 1 });
   });
 
+  it.each(['draft-10', 'draft-6', 'legacy'] as const)(
+    'every %s header value is a valid integer, even for a cost of 1e308',
+    async (style) => {
+      const a = await app({ rate: 10, burst: 30, headers: style, cost: () => 1e308 });
+      const res = await request(a.url).get('/');
+      expect(res.status).toBe(429);
+      const values = Object.entries(res.headers)
+        .filter(([name]) => /ratelimit|retry-after/i.test(name) && name !== 'ratelimit-policy')
+        .map(([, value]) => String(value));
+      expect(values.length).toBeGreaterThan(1);
+      for (const value of values) {
+        for (const number of value.match(/[-+\w.]+$/g) ?? []) expect(number).toMatch(/^\d{1,10}$/);
+        expect(value).not.toMatch(/Infinity|NaN|e\+/);
+      }
+      if (style === 'draft-10') {
+        const [, params] = parseItem(String(res.headers.ratelimit));
+        expect(Number.isSafeInteger(params.get('t'))).toBe(true);
+      }
+    },
+  );
+
   it('sends draft-6 or legacy headers on request', async () => {
     const a = await app({ rate: 10, burst: 30, headers: 'draft-6' });
     const res = await request(a.url).get('/');

@@ -85,7 +85,23 @@ export function headerShape(
  * seconds(1200); // 2
  */
 export function seconds(ms: number): number {
-  return ms <= 0 ? 0 : Math.ceil(ms / 1000);
+  // NaN (a non-numeric store reply) and negatives are 0; Infinity (a cost of 1e308) is clamped.
+  if (!(ms > 0)) return 0;
+  const s = Math.ceil(ms / 1000);
+  return s > MAX_HEADER_INTEGER ? MAX_HEADER_INTEGER : s;
+}
+
+/**
+ * The largest value written to a rate limit header: 2^31 − 1 (68 years in
+ * seconds), so every header is a plain integer a client can parse, never
+ * `Infinity`, `NaN` or an exponent.
+ */
+const MAX_HEADER_INTEGER = 2_147_483_647;
+
+/** A count for a header: a whole number in [0, 2^31 − 1]. */
+function count(n: number): string {
+  if (!(n > 0)) return '0';
+  return String(n >= MAX_HEADER_INTEGER ? MAX_HEADER_INTEGER : Math.floor(n));
 }
 
 /**
@@ -110,18 +126,22 @@ export function writeRateLimitHeaders(
   switch (shape.style) {
     case 'draft-10':
       setHeader.call(sink, 'RateLimit-Policy', shape.policy);
-      setHeader.call(sink, 'RateLimit', `${shape.itemPrefix}${decision.remaining};t=${reset}`);
+      setHeader.call(
+        sink,
+        'RateLimit',
+        `${shape.itemPrefix}${count(decision.remaining)};t=${reset}`,
+      );
       break;
     case 'draft-6':
       setHeader.call(sink, 'RateLimit-Policy', shape.policy);
       setHeader.call(sink, 'RateLimit-Limit', shape.limitText);
-      setHeader.call(sink, 'RateLimit-Remaining', String(decision.remaining));
+      setHeader.call(sink, 'RateLimit-Remaining', count(decision.remaining));
       setHeader.call(sink, 'RateLimit-Reset', String(reset));
       break;
     case 'legacy':
       setHeader.call(sink, 'X-RateLimit-Limit', shape.limitText);
-      setHeader.call(sink, 'X-RateLimit-Remaining', String(decision.remaining));
-      setHeader.call(sink, 'X-RateLimit-Reset', String(Math.ceil((now + reset * 1000) / 1000)));
+      setHeader.call(sink, 'X-RateLimit-Remaining', count(decision.remaining));
+      setHeader.call(sink, 'X-RateLimit-Reset', count(Math.ceil(now / 1000) + reset));
       break;
     default:
       break;
