@@ -31,7 +31,7 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   record.budgetExceeded = capture.budgetExceeded;
   record.digest = capture.digest;
   record.method = req.method ?? 'GET';
-  record.url = req.url ?? '';
+  record.url = fullUrl(req);
   record.status = res.statusCode;
   record.statusMessage = res.statusMessage ?? '';
   record.headersSent = headersSent;
@@ -274,8 +274,18 @@ function requestRecord(session: TeeSession, config: TeeConfig): TeeRequestRecord
   return {
     ...tap.finish(),
     method: req.method ?? 'GET',
-    url: req.url ?? '',
+    url: fullUrl(req),
     headers: redactHeaders(req.headers, config.redact),
     complete: req.complete,
   };
+}
+
+/**
+ * The URL the client asked for: Express and Connect strip a mount path from
+ * `req.url` (`/api/hook` becomes `/hook` under `app.use('/api', …)`) and keep
+ * the original in `req.originalUrl`.
+ */
+function fullUrl(req: IncomingMessage & { originalUrl?: unknown }): string {
+  const original = req.originalUrl;
+  return typeof original === 'string' ? original : (req.url ?? '');
 }
