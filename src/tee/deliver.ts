@@ -241,7 +241,7 @@ function outcomeOf(session: TeeSession): TeeOutcome {
   const res = session.res;
   // res.destroy(err) by the server; a lost client leaves `errored` null.
   if (res.errored !== null && res.errored !== undefined) return 'errored';
-  return res.writableFinished ? 'completed' : 'aborted';
+  return res.writableFinished && !session.endedAfterLoss ? 'completed' : 'aborted';
 }
 
 /**

@@ -79,6 +79,8 @@ export class TeeSession implements TeeLocals {
   readonly response: ByteTap;
   readonly requestTap: ByteTap | undefined;
   writes = 0;
+  /** `res.end()` was called after the connection was already gone: nothing reached the client. */
+  endedAfterLoss = false;
   done = false;
   headersAt: number | undefined;
   firstByteAt: number | undefined;

@@ -59,6 +59,9 @@ export function createWrappers(sessions: SessionMap): Patchable {
     if (session === undefined) return Reflect.apply(proto.end, this, args);
     const res = session.res;
     const open = !res.writableEnded && !res.destroyed;
+    // Ended on a dead connection (a 499 from req.on('close'), an error handler answering an
+    // aborted upload): Node still marks it finished, but the client got nothing.
+    if (!res.writableEnded && res.destroyed) session.endedAfterLoss = true;
     const result = Reflect.apply(session.originals!.end, res, args);
     if (open) {
       if (typeof args[0] !== 'function') session.onBody(args[0], args[1]);
