@@ -342,7 +342,8 @@ describe('write gate', () => {
     expect(streams.slice(1).map((s) => (s.signal.reason as StreamAbortError).reason)).toEqual(
       new Array(19).fill('shutdown'),
     );
-    expect((streams[0]?.signal.reason as StreamAbortError).reason).toBe('closed');
+    const first = streams[0] as SseStream;
+    expect((first.signal.reason as StreamAbortError).reason).toBe('closed');
     await new Promise((r) => setImmediate(r));
     process.off('warning', onWarning);
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
