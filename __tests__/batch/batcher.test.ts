@@ -418,20 +418,14 @@ test('bad maxWaiting throws a TypeError naming it', () => {
 });
 
 test('a stalled handler and producers that never await hold bounded memory (measured in a child process)', async () => {
-  const { spawnSync } = await import('node:child_process');
   const { join } = await import('node:path');
-  const child = spawnSync(
-    process.execPath,
-    ['--expose-gc', '--import', 'tsx', join(__dirname, 'fixtures/stalled-flood.ts')],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  expect(child.stderr).toBe('');
-  const report = JSON.parse(child.stdout) as {
+  const { runGcFixture } = await import('../helpers/gc-child');
+  const report = runGcFixture<{
     heldBytes: number;
     pending: number;
     waiting: number;
     refused: number;
-  };
+  }>(join(__dirname, 'fixtures/stalled-flood.ts'));
   // 10,000 pending + 10,000 waiting (maxWaiting defaults to maxPending); the rest refused.
   expect(report).toMatchObject({ pending: 10_000, waiting: 10_000, refused: 180_000 });
   // 20,000 items of 1 KiB held, plus the runtime: far below the 200 MiB of all 200,000 items.

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ensureLocals } from '../../src/core/locals';
 import { lines, type SseStream, sse } from '../../src/sse';
+import { runGcFixture } from '../helpers/gc-child';
 import { mount } from '../helpers/harness';
 import { eventually, openStream, stalledClient } from './helpers';
 
@@ -123,18 +123,12 @@ describe('pipe()', () => {
 
 describe('pipe() holds nothing per item (issue 15)', () => {
   test('100,000 items: memory after GC does not grow with the item count, one abort listener (measured in a child process)', () => {
-    const child = spawnSync(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', join(__dirname, 'fixtures/pipe-memory.ts')],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    expect(child.stderr).toBe('');
-    const report = JSON.parse(child.stdout) as {
+    const report = runGcFixture<{
       ended: boolean;
       seen: number;
       growth: number;
       listeners: number;
-    };
+    }>(join(__dirname, 'fixtures/pipe-memory.ts'));
     expect(report).toMatchObject({ ended: true, seen: 100_000, listeners: 1 });
     // Holding every item would be ~100 MiB more at the end than at item 1,000.
     expect(report.growth).toBeLessThan(16 * 2 ** 20);

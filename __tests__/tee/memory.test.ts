@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { runGcFixture } from '../helpers/gc-child';
 
 interface Flood {
   streaming: number;
@@ -24,19 +24,7 @@ function flood(chunk: number, chunks: number): Flood {
     budget: BUDGET,
     small: 0,
   };
-  const child = spawnSync(
-    process.execPath,
-    [
-      '--expose-gc',
-      '--import',
-      'tsx',
-      join(__dirname, 'fixtures/memory-flood.ts'),
-      JSON.stringify(scenario),
-    ],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  expect(child.stderr).toBe('');
-  return JSON.parse(child.stdout) as Flood;
+  return runGcFixture<Flood>(join(__dirname, 'fixtures/memory-flood.ts'), JSON.stringify(scenario));
 }
 
 // 64 concurrent responses of 2 MiB each want 64 × (1 MiB head + 256 KiB tail): four times the
