@@ -6,6 +6,7 @@ import { readOptions } from '../core/options';
 import { runShutdownHooks } from '../core/shutdown-hooks';
 import { parseDuration } from '../core/units';
 import { closeWithin, type NamedWork, nextTurn, settlesWithin } from './bounded';
+import { closeKeepAlive } from './keep-alive';
 
 /** Something with a graceful close: an SSE channel (`close()` sends each stream a final event and refuses new publishes). */
 export interface ClosableChannel {
@@ -66,7 +67,8 @@ const publishShutdown = publisher<ShutdownMessage>(CHANNELS.shutdown);
 
 /**
  * Shuts a server down without losing work: stops accepting connections,
- * closes idle keep-alive connections, tells open SSE streams of this server
+ * closes idle keep-alive connections (and marks every response not yet
+ * started `Connection: close`, so no client reuses a connection about to close), tells open SSE streams of this server
  * and the given channels to send a final event and close (so clients
  * reconnect elsewhere), waits for in-flight responses, then for their finish
  * work (tee records), then flushes the batchers, and resolves. Every wait is
@@ -106,6 +108,7 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
     });
   });
   server.closeIdleConnections();
+  const stopMarking = closeKeepAlive(server);
   publishShutdown({ server });
   // Channels first, so their streams get the channel's final event; then any other open stream.
   unfinished.push(
@@ -126,6 +129,7 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
   sweeper.unref();
   const drained = await settlesWithin(closed, deadline - performance.now());
   clearInterval(sweeper);
+  stopMarking();
   if (!drained) {
     server.closeAllConnections();
     unfinished.push('connections');
