@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { integerOption, readOptions } from '../core/options';
 import { parseDuration } from '../core/units';
 import type { LoggedEvent, ReplayLog, ReplayResult } from './replay-log';
@@ -20,12 +21,21 @@ interface Stored extends LoggedEvent {
   at: number;
 }
 
-const ID = /^(0|[1-9][0-9]{0,15})$/;
+/** `<epoch>:<seq>`: 8 base64url characters, a colon, a decimal sequence number. */
+const ID = /^([A-Za-z0-9_-]{8}):(0|[1-9][0-9]{0,15})$/;
+
+/** A fresh random epoch: 8 base64url characters (48 bits). */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
 
 /**
- * An in-process replay log: ids are decimal sequence numbers, events are kept
- * in a ring bounded by count and age. Fine for one process; for several, use
- * `RedisStreamLog`.
+ * An in-process replay log: ids are `<epoch>:<seq>` (`Xk3_a9Qz:42`), a
+ * random epoch per log instance and a decimal sequence number, so an id from
+ * another instance (a previous process, a topic dropped and created again)
+ * is never taken for one of this log's and gets a `reset`. `'0'` asks for
+ * everything the log holds. Events are kept in a ring bounded by count and
+ * age. Fine for one process; for several, use `RedisStreamLog`.
  *
  * @example
  * const channel = createChannel({ replay: new MemoryReplayLog({ maxEvents: 500 }) });
@@ -41,6 +51,8 @@ export class MemoryReplayLog implements ReplayLog {
   /** Highest sequence number dropped by trimming (0: none). */
   private droppedThrough = 0;
   private readonly now: () => number;
+  /** This instance's epoch: the part of every id before the colon. */
+  readonly epoch = newEpoch();
 
   constructor(options?: MemoryReplayLogOptions, now: () => number = Date.now) {
     const o = readOptions(options, 'MemoryReplayLog', ['maxEvents', 'maxAge']);
@@ -51,7 +63,7 @@ export class MemoryReplayLog implements ReplayLog {
 
   async append(entry: { event?: string; data: string }): Promise<LoggedEvent> {
     const seq = ++this.lastSeq;
-    const stored: Stored = { id: String(seq), data: entry.data, seq, at: this.now() };
+    const stored: Stored = { id: `${this.epoch}:${seq}`, data: entry.data, seq, at: this.now() };
     if (entry.event !== undefined) stored.event = entry.event;
     this.events.push(stored);
     this.trim();
@@ -62,9 +74,9 @@ export class MemoryReplayLog implements ReplayLog {
 
   async after(id: string, limit: number): Promise<ReplayResult> {
     this.trim();
-    const cursor = this.isValidId(id) ? Number(id) : Number.NaN;
+    const cursor = this.cursorOf(id);
     if (!(cursor >= this.droppedThrough && cursor <= this.lastSeq))
-      return { events: [], reset: true };
+      return { events: [], reset: true, last: `${this.epoch}:${this.lastSeq}` };
     const events: LoggedEvent[] = [];
     for (let i = this.head; i < this.events.length && events.length < limit; i++) {
       const stored = this.events[i]!;
@@ -82,15 +94,29 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   isValidId(id: string): boolean {
-    return ID.test(id) && Number(id) <= Number.MAX_SAFE_INTEGER;
+    if (id === '0') return true;
+    const m = ID.exec(id);
+    return m !== null && Number(m[2]) <= Number.MAX_SAFE_INTEGER;
   }
 
+  /** Orders by sequence number (`'0'` first); ids of different epochs by epoch, arbitrarily but consistently. */
   compare(a: string, b: string): number {
-    return Number(a) - Number(b);
+    const [ae, as] = splitId(a);
+    const [be, bs] = splitId(b);
+    if (as !== bs) return as - bs;
+    return ae === be ? 0 : ae < be ? -1 : 1;
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  /** The sequence number an id stands for in this log: `NaN` when it is malformed or of another epoch. */
+  private cursorOf(id: string): number {
+    if (id === '0') return 0;
+    if (!this.isValidId(id)) return Number.NaN;
+    const [epoch, seq] = splitId(id);
+    return epoch === this.epoch ? seq : Number.NaN;
   }
 
   /**
@@ -121,4 +147,9 @@ function publicEvent(stored: Stored): LoggedEvent {
   return stored.event === undefined
     ? { id: stored.id, data: stored.data }
     : { id: stored.id, event: stored.event, data: stored.data };
+}
+
+function splitId(id: string): [string, number] {
+  const colon = id.indexOf(':');
+  return colon === -1 ? ['', Number(id)] : [id.slice(0, colon), Number(id.slice(colon + 1))];
 }

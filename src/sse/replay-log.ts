@@ -21,6 +21,12 @@ export interface ReplayResult {
   events: LoggedEvent[];
   /** The cursor is older than what the log still holds (events were lost to trimming), or unknown to it. */
   reset: boolean;
+  /**
+   * With `reset`: where the client now stands, the log's newest id (`'0'`
+   * when it holds nothing). Sent as the `reset` event's id, so a client that
+   * drops right after a reset resumes from there instead of getting another.
+   */
+  last?: string;
 }
 
 /**
@@ -43,7 +49,7 @@ export interface ReplayLog {
     listener: (event: LoggedEvent) => void,
     onError: (error: unknown) => void,
   ): Promise<() => void>;
-  /** Whether an untrusted id has this log's id syntax. */
+  /** Whether an untrusted id has this log's id syntax (ids of another log kind, or from before epochs, do not). */
   isValidId(id: string): boolean;
   /** Orders two valid ids of this log. */
   compare(a: string, b: string): number;
