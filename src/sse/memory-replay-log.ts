@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { integerOption, readOptions } from '../core/options';
 import { parseDuration } from '../core/units';
-import type { LoggedEvent, ReplayLog, ReplayResult } from './replay-log';
+import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
 
 /**
  * Options for {@link MemoryReplayLog}.
@@ -152,4 +152,46 @@ function publicEvent(stored: Stored): LoggedEvent {
 function splitId(id: string): [string, number] {
   const colon = id.indexOf(':');
   return colon === -1 ? ['', Number(id)] : [id.slice(0, colon), Number(id.slice(colon + 1))];
+}
+
+/**
+ * One {@link MemoryReplayLog} per topic, for `createChannels`. A topic's
+ * log lives as long as the topic: once the hub drops an idle topic, its
+ * events are gone, and a client coming back with an id from it gets a
+ * `reset` (the new log has a new epoch), never a wrong replay.
+ *
+ * @example
+ * const rooms = createChannels({ replay: new MemoryReplayLogs({ maxEvents: 200 }), idle: '1m' });
+ */
+export class MemoryReplayLogs implements ReplayLogs {
+  private readonly logs = new Map<string, MemoryReplayLog>();
+  private readonly options: MemoryReplayLogOptions;
+
+  constructor(options?: MemoryReplayLogOptions) {
+    const o = readOptions(options, 'MemoryReplayLogs', ['maxEvents', 'maxAge']);
+    // Validated once here, not on each topic's first use.
+    new MemoryReplayLog(o);
+    this.options = { ...o };
+  }
+
+  log(topic: string): MemoryReplayLog {
+    let log = this.logs.get(topic);
+    if (log === undefined) {
+      log = new MemoryReplayLog(this.options);
+      this.logs.set(topic, log);
+    }
+    return log;
+  }
+
+  release(topic: string): void {
+    const log = this.logs.get(topic);
+    this.logs.delete(topic);
+    void log?.close();
+  }
+
+  async close(): Promise<void> {
+    const logs = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.all(logs.map((log) => log.close()));
+  }
 }

@@ -3,7 +3,7 @@ import { integerOption, readOptions } from '../core/options';
 import { type RedisClientLike, type RedisCommander, redisCommander } from '../core/redis';
 import { parseDuration } from '../core/units';
 import { newEpoch } from './memory-replay-log';
-import type { LoggedEvent, ReplayLog, ReplayResult } from './replay-log';
+import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
 import { compareIds, StreamReader } from './stream-reader';
 import { entriesOf, type StreamEntry } from './stream-replies';
 
@@ -78,6 +78,18 @@ end
 local range = {}
 if ARGV[2] ~= '0' then range = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2]) end
 return {epoch, range, f['last-generated-id'], dropped}`;
+
+/**
+ * Options for {@link RedisStreamLogs}: those of {@link RedisStreamLogOptions}
+ * for every topic's log, with a key `prefix` instead of one `key`.
+ *
+ * @example
+ * new RedisStreamLogs({ client: redis, prefix: 'sse:room:', maxLength: 1000 });
+ */
+export interface RedisStreamLogsOptions extends Omit<RedisStreamLogOptions, 'key'> {
+  /** Each topic's stream key is `prefix + topic`. Default `'sse:'`. */
+  prefix?: string;
+}
 
 /** Internal: what {@link RedisStreamLogs} shares between the logs it makes. */
 export interface SharedParts {
@@ -352,4 +364,84 @@ function splitId(id: string): [string, string] {
 
 function isText(value: unknown): value is string | Buffer {
   return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+/**
+ * One {@link RedisStreamLog} per topic (key `prefix + topic`), for
+ * `createChannels`, all sharing one blocking connection: a single `XREAD`
+ * loop per process multiplexes every topic that has subscribers here, woken
+ * (`CLIENT UNBLOCK`) and issued again when a topic joins. Redis connections
+ * per process: the client you pass, plus that one, whatever the number of
+ * topics.
+ *
+ * @example
+ * const rooms = createChannels({ replay: new RedisStreamLogs({ client: redis, prefix: 'sse:room:' }) });
+ */
+export class RedisStreamLogs implements ReplayLogs {
+  private readonly logs = new Map<string, RedisStreamLog>();
+  private readonly options: RedisStreamLogOptions;
+  private readonly prefix: string;
+  private readonly shared: SharedParts;
+  private closed = false;
+
+  constructor(options: RedisStreamLogsOptions) {
+    const o = readOptions(options, 'RedisStreamLogs', [
+      'client',
+      'prefix',
+      'maxLength',
+      'block',
+      'timeout',
+    ]);
+    const prefix = o.prefix ?? 'sse:';
+    if (typeof prefix !== 'string') throw new TypeError('option prefix must be a string');
+    this.prefix = prefix;
+    const { prefix: _prefix, ...rest } = o;
+    this.options = { ...rest, key: `${prefix}-` } as RedisStreamLogOptions;
+    // Validates every option once, here.
+    const probe = new RedisStreamLog(this.options);
+    void probe.close();
+    const block = parseDuration(o.block ?? '5s', 'block');
+    const timeout = parseDuration(o.timeout ?? '2s', 'timeout');
+    const deadlines =
+      timeout > 0
+        ? new Deadlines(timeout, 'the RedisStreamLogs were closed before redis answered')
+        : undefined;
+    const race = <T>(work: Promise<T>): Promise<T> =>
+      deadlines === undefined ? work : deadlines.race(work);
+    this.shared = {
+      reader: new StreamReader(redisCommander(o.client, 'client'), { block, timeout, race }),
+      deadlines,
+    };
+  }
+
+  /** Blocking connections open now (0 or 1). */
+  get connections(): number {
+    return this.shared.reader.connected ? 1 : 0;
+  }
+
+  log(topic: string): RedisStreamLog {
+    if (this.closed) throw new Error('the RedisStreamLogs are closed');
+    let log = this.logs.get(topic);
+    if (log === undefined) {
+      log = new RedisStreamLog({ ...this.options, key: this.prefix + topic }, this.shared);
+      this.logs.set(topic, log);
+    }
+    return log;
+  }
+
+  release(topic: string): void {
+    const log = this.logs.get(topic);
+    this.logs.delete(topic);
+    void log?.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const logs = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.all(logs.map((log) => log.close()));
+    await this.shared.reader.close();
+    this.shared.deadlines?.close();
+  }
 }

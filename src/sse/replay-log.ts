@@ -55,3 +55,21 @@ export interface ReplayLog {
   compare(a: string, b: string): number;
   close(): Promise<void>;
 }
+
+/**
+ * A family of replay logs, one per topic, for `createChannels`: logs are
+ * made on first use and released when their topic is dropped. The Redis
+ * family shares one blocking connection between all its logs.
+ *
+ * @example
+ * const logs: ReplayLogs = new MemoryReplayLogs({ maxEvents: 100 });
+ * const log = logs.log('room:42');
+ */
+export interface ReplayLogs {
+  /** The log of `topic` (the same one until it is released). */
+  log(topic: string): ReplayLog;
+  /** `topic` was dropped: its log may be forgotten. */
+  release(topic: string): void;
+  /** Closes every log and what they share. */
+  close(): Promise<void>;
+}
