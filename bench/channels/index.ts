@@ -260,9 +260,9 @@ async function main(): Promise<void> {
     const ratios: Record<string, number> = {};
     for (const [name, key, note] of rows) {
       const ratio = hub[key] / naive[key];
-      ratios[key] = Number(ratio.toFixed(3));
+      ratios[key] = Number(ratio.toPrecision(3));
       console.log(
-        [name, fmt(hub[key]), fmt(naive[key]), `${ratio.toFixed(3)}x (${note})`].join(' | '),
+        [name, fmt(hub[key]), fmt(naive[key]), `${ratio.toPrecision(3)}x (${note})`].join(' | '),
       );
     }
     console.log(
