@@ -24,7 +24,12 @@ interface Stored extends LoggedEvent {
 /** `<epoch>:<seq>`: 8 base64url characters, a colon, a decimal sequence number. */
 const ID = /^([A-Za-z0-9_-]{8}):(0|[1-9][0-9]{0,15})$/;
 
-/** A fresh random epoch: 8 base64url characters (48 bits). */
+/**
+ * A fresh random epoch: 8 base64url characters (48 bits).
+ *
+ * @example
+ * newEpoch(); // 'Xk3_a9Qz'
+ */
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }

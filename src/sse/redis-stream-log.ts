@@ -91,7 +91,12 @@ export interface RedisStreamLogsOptions extends Omit<RedisStreamLogOptions, 'key
   prefix?: string;
 }
 
-/** Internal: what {@link RedisStreamLogs} shares between the logs it makes. */
+/**
+ * Internal: what {@link RedisStreamLogs} shares between the logs it makes.
+ *
+ * @example
+ * new RedisStreamLog({ client, key: 'sse:room:1' }, { reader, deadlines });
+ */
 export interface SharedParts {
   reader: StreamReader;
   deadlines: Deadlines | undefined;

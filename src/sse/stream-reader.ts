@@ -15,7 +15,12 @@ import { type StreamEntry, xreadStreams } from './stream-replies';
  * the connection; the next reader opens a new one.
  */
 
-/** What a reader of one key is told. */
+/**
+ * What a reader of one key is told.
+ *
+ * @example
+ * const reader: KeyReader = { onEntries: (entries) => deliver(entries), onError: (error, cursor) => retryFrom(cursor) };
+ */
 export interface KeyReader {
   /** Entries after the cursor, in stream order; may return a promise the loop waits for (keeps order). */
   onEntries(entries: StreamEntry[]): void | Promise<void>;
@@ -245,7 +250,12 @@ export class StreamReader {
   }
 }
 
-/** Orders two bare stream ids (`ms-seq`). */
+/**
+ * Orders two bare stream ids (`ms-seq`).
+ *
+ * @example
+ * compareIds('1-2', '1-10'); // -1
+ */
 export function compareIds(a: string, b: string): number {
   const [am, as] = idParts(a);
   const [bm, bs] = idParts(b);
