@@ -21,8 +21,11 @@ describe.each(FLAVOURS)('channel on %s', (flavour) => {
       expect(events.map((e) => JSON.parse(e.data).i)).toEqual([...Array(20).keys()]);
       expect(events.map((e) => e.event)).toEqual(Array(20).fill('n'));
     }
-    const ids = got[0]!.map((e) => Number(e.id));
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    // `<epoch>:<seq>`: one epoch, increasing sequence numbers.
+    const ids = got[0]!.map((e) => e.id!);
+    expect(new Set(ids.map((id) => id.split(':')[0])).size).toBe(1);
+    const seqs = ids.map((id) => Number(id.split(':')[1]));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(got[1]!.map((e) => e.id)).toEqual(got[0]!.map((e) => e.id));
     for (const c of clients) c.close();
     await channel.close();
@@ -89,8 +92,9 @@ test('events published while a replay is being written are neither lost nor dupl
 test('a cursor the log no longer covers gets one reset event, then live events', async () => {
   const channel = createChannel({ replay: new MemoryReplayLog({ maxEvents: 3 }), logger: quiet });
   const app = await mount('connect', { handler: channel.handler({ heartbeat: false }) });
-  for (let i = 1; i <= 10; i++) await channel.publish({ data: `e${i}` });
-  const client = await connectEvents(app.url, '2');
+  const ids: string[] = [];
+  for (let i = 1; i <= 10; i++) ids.push(await channel.publish({ data: `e${i}` }));
+  const client = await connectEvents(app.url, ids[1]);
   await waitUntil(() => channel.size === 1);
   await channel.publish({ data: 'live' });
   const events = await client.waitFor(2);
@@ -101,6 +105,32 @@ test('a cursor the log no longer covers gets one reset event, then live events',
     [undefined, 'live'],
   ]);
   client.close();
+  await channel.close();
+});
+
+test('a reset carries the id the client now stands at: dropping right after it does not bring a second reset', async () => {
+  const channel = createChannel({ replay: new MemoryReplayLog({ maxEvents: 3 }), logger: quiet });
+  const app = await mount('express5', { handler: channel.handler({ heartbeat: false }) });
+  const ids: string[] = [];
+  for (let i = 1; i <= 10; i++) ids.push(await channel.publish({ data: `e${i}` }));
+  const first = await connectEvents(app.url, ids[1]);
+  const [reset] = await first.waitFor(1);
+  expect(reset).toMatchObject({ event: 'reset', id: ids[9] });
+  // The client drops at once and reconnects with what its EventSource now holds.
+  first.close();
+  await waitUntil(() => channel.size === 0);
+  const again = await connectEvents(app.url, first.lastEventId);
+  await waitUntil(() => channel.size === 1);
+  await channel.publish({ data: 'live' });
+  const events = await again.waitFor(1);
+  expect(events.map((e) => [e.event, e.data])).toEqual([[undefined, 'live']]);
+  // A bare id from before epochs: one reset, then the same holds.
+  const legacy = await connectEvents(app.url, '7');
+  const [legacyReset] = await legacy.waitFor(1);
+  expect(legacyReset!.event).toBe('reset');
+  expect(legacyReset!.id).toMatch(/^[A-Za-z0-9_-]{8}:11$/);
+  legacy.close();
+  again.close();
   await channel.close();
 });
 

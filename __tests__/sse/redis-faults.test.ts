@@ -133,7 +133,11 @@ describe.each(clientKinds)('reply shapes: %s', (_name, make) => {
     const replay = await log.after(appended[4]!.id, 100);
     expect(replay).toEqual({ events: appended.slice(5), reset: false });
     // Trimmed to 5 (+1): the first event is gone, so its cursor must reset.
-    expect(await log.after(before.id, 100)).toEqual({ events: [], reset: true });
+    expect(await log.after(before.id, 100)).toEqual({
+      events: [],
+      reset: true,
+      last: appended[7]!.id,
+    });
     stop();
   });
 });
@@ -248,8 +252,8 @@ test('Redis restarted without persistence: a cursor from the lost stream gets a 
   await redis.restart();
   await ready();
   await eventually(() => client.status === 'ready', 'the client to reconnect');
-  await log.append({ data: 'new stream' });
-  expect(await log.after(ids[1]!, 10)).toEqual({ events: [], reset: true });
+  const fresh = await log.append({ data: 'new stream' });
+  expect(await log.after(ids[1]!, 10)).toEqual({ events: [], reset: true, last: fresh.id });
 });
 
 test('Last-Event-ID: 0 replays everything a RedisStreamLog holds; ids outside 64 bits are invalid', async () => {
@@ -264,13 +268,13 @@ test('Last-Event-ID: 0 replays everything a RedisStreamLog holds; ids outside 64
   everything.close();
 
   const max = (2n ** 64n - 1n).toString();
-  expect(log.isValidId(`${max}-${max}`)).toBe(true);
-  expect(log.isValidId(`${2n ** 64n}-0`)).toBe(false);
-  expect(log.isValidId(`1-${2n ** 64n}`)).toBe(false);
-  expect(log.isValidId('99999999999999999999-0')).toBe(false);
+  expect(log.isValidId(`AbCd_-12:${max}-${max}`)).toBe(true);
+  expect(log.isValidId(`AbCd_-12:${2n ** 64n}-0`)).toBe(false);
+  expect(log.isValidId(`AbCd_-12:1-${2n ** 64n}`)).toBe(false);
+  expect(log.isValidId('AbCd_-12:99999999999999999999-0')).toBe(false);
   const memory = new MemoryReplayLog();
-  expect(memory.isValidId(String(Number.MAX_SAFE_INTEGER))).toBe(true);
-  expect(memory.isValidId('9999999999999999')).toBe(false);
+  expect(memory.isValidId(`AbCd_-12:${Number.MAX_SAFE_INTEGER}`)).toBe(true);
+  expect(memory.isValidId('AbCd_-12:9999999999999999')).toBe(false);
 });
 
 /** heap + external after a full GC, in bytes. */
@@ -286,12 +290,17 @@ function retained(): number {
 test('MemoryReplayLog holds at most maxEvents events (32 KiB events, maxEvents 10)', async () => {
   const log = new MemoryReplayLog({ maxEvents: 10 });
   const base = retained();
-  for (let i = 0; i < 1000; i++)
-    await log.append({ data: Buffer.alloc(32 * 1024, 97 + (i % 26)).toString('latin1') + i });
+  let id = '';
+  for (let i = 0; i < 1000; i++) {
+    const e = await log.append({
+      data: Buffer.alloc(32 * 1024, 97 + (i % 26)).toString('latin1') + i,
+    });
+    if (i === 989) id = e.id;
+  }
   const held = retained() - base;
   // 10 events are 320 KiB; before the fix up to 1,024 trimmed events (33 MiB) stayed reachable.
   expect(held).toBeLessThan(4 * 1024 * 1024);
-  expect((await log.after('990', 100)).events).toHaveLength(10);
+  expect((await log.after(id, 100)).events).toHaveLength(10);
 });
 
 test('live events queued during a replay are bounded: a stalled replaying subscriber does not grow memory', async () => {
@@ -339,4 +348,76 @@ test('a replay that overflows its pending bound reads the log again: every event
   const events = await client.waitFor(400);
   expect(events.map((e) => e.data)).toEqual(Array.from({ length: 400 }, (_, i) => `r${i}`));
   client.close();
+});
+
+describe('epochs: a cursor from a lost or restored stream is never replayed against another', () => {
+  /** A stream id in the future, so the server's own clock cannot reach it during the test. */
+  const AHEAD = `${Date.now() + 10 * 365 * 24 * 3600 * 1000}`;
+
+  test('restarted without persistence with its clock behind: the new stream re-issues the same ids, the old cursor still resets', async () => {
+    const client = ioredis5({ maxRetriesPerRequest: 1 });
+    const key = `clock:${++keySeq}`;
+    const log = new RedisStreamLog({ client, key, block: 200 });
+    closers.push(() => log.close());
+    // The old server's clock was at AHEAD: its ids are AHEAD-0 … AHEAD-10.
+    await client.call('XADD', key, `${AHEAD}-0`, 'data', 'seed');
+    const old: string[] = [];
+    for (let i = 1; i <= 10; i++) old.push((await log.append({ data: `old ${i}` })).id);
+    await redis.kill();
+    await redis.restart();
+    await ready();
+    await eventually(() => client.status === 'ready', 'the client to reconnect');
+    // The new server (clock behind, or reaching AHEAD) issues the very same stream ids again.
+    await client.call('XADD', key, `${AHEAD}-0`, 'data', 'seed');
+    const fresh: string[] = [];
+    for (let i = 1; i <= 10; i++) fresh.push((await log.append({ data: `new ${i}` })).id);
+    expect(fresh[4]!.split(':')[1]).toBe(old[4]!.split(':')[1]);
+    // Without epochs `AHEAD-5` lies inside the new stream and `new 6…10` would be replayed as if nothing was lost.
+    expect(await log.after(old[4]!, 100)).toEqual({ events: [], reset: true, last: fresh[9] });
+    expect((await log.after(fresh[4]!, 100)).events.map((e) => e.data)).toEqual([
+      'new 6',
+      'new 7',
+      'new 8',
+      'new 9',
+      'new 10',
+    ]);
+  });
+
+  test('restored from an older snapshot: a cursor issued after the snapshot resets, even once new ids pass it', async () => {
+    const client = ioredis5();
+    const key = `snapshot:${++keySeq}`;
+    const log = new RedisStreamLog({ client, key, block: 200 });
+    closers.push(() => log.close());
+    for (let i = 1; i <= 3; i++) await log.append({ data: `kept ${i}` });
+    const epochKey = `{${key}}:epoch`;
+    const snapshot = [
+      (await client.callBuffer('DUMP', key)) as Buffer,
+      (await client.callBuffer('DUMP', epochKey)) as Buffer,
+    ];
+    const lost: string[] = [];
+    for (let i = 1; i <= 3; i++) lost.push((await log.append({ data: `lost ${i}` })).id);
+    // The snapshot comes back: both keys as they were before `lost 1…3`.
+    await client.call('RESTORE', key, '0', snapshot[0]!, 'REPLACE');
+    await client.call('RESTORE', epochKey, '0', snapshot[1]!, 'REPLACE');
+    const after: string[] = [];
+    for (let i = 1; i <= 3; i++) after.push((await log.append({ data: `after ${i}` })).id);
+    // Same epoch, and the cursor is between the first entry and the newest: only its absence tells.
+    expect(log.compare(lost[0]!, after[0]!)).toBeLessThan(0);
+    expect(await log.after(lost[0]!, 100)).toEqual({ events: [], reset: true, last: after[2] });
+  });
+
+  test('ids from before the upgrade (bare stream ids) get one reset, with the id to resume from', async () => {
+    const client = ioredis5();
+    const key = `bare:${++keySeq}`;
+    const legacy = String(await client.call('XADD', key, '*', 'data', 'written by an old process'));
+    const log = new RedisStreamLog({ client, key, block: 200 });
+    closers.push(() => log.close());
+    const next = await log.append({ data: 'written now' });
+    const reset = await log.after(legacy, 100);
+    expect(reset).toEqual({ events: [], reset: true, last: next.id });
+    expect(await log.after(reset.last!, 100)).toEqual({ events: [], reset: false });
+    // The old entry, read with `0`, is labelled with the stream's epoch.
+    const all = await log.after('0', 100);
+    expect(all.events.map((e) => e.id)).toEqual([`${next.id.split(':')[0]}:${legacy}`, next.id]);
+  });
 });

@@ -75,7 +75,7 @@ describe.each(factories)('%s', (_name, make) => {
     const log = await make(3);
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await log.append({ data: String(i) })).id);
-    expect(await log.after(ids[0]!, 100)).toEqual({ events: [], reset: true });
+    expect(await log.after(ids[0]!, 100)).toEqual({ events: [], reset: true, last: ids[5] });
     const kept = await log.after(ids[2]!, 100);
     expect(kept.reset).toBe(false);
     expect(kept.events.map((e) => e.data)).toEqual(['3', '4', '5']);
@@ -160,7 +160,7 @@ test('MemoryReplayLog drops events past their age', async () => {
   now += 600;
   // 'old' aged out: a client that saw it still resumes; one that did not must reset.
   expect(await log.after(first.id, 10)).toEqual({ events: [second], reset: false });
-  expect(await log.after('0', 10)).toEqual({ events: [], reset: true });
+  expect(await log.after('0', 10)).toEqual({ events: [], reset: true, last: second.id });
   const third = await log.append({ data: 'new' });
   expect(await log.after(second.id, 10)).toEqual({ events: [third], reset: false });
 });
@@ -181,4 +181,18 @@ test('a sendCommand function serves appends but not a tail, which needs its own 
     'option client: a sendCommand function cannot open the second connection blocking reads need',
   );
   await log.close();
+});
+
+test('MemoryReplayLog: ids from another instance (a previous process) reset; 0 still means everything', async () => {
+  const before = new MemoryReplayLog();
+  const old: string[] = [];
+  for (let i = 0; i < 5; i++) old.push((await before.append({ data: `old ${i}` })).id);
+  const now = new MemoryReplayLog();
+  const fresh: string[] = [];
+  for (let i = 0; i < 10; i++) fresh.push((await now.append({ data: `new ${i}` })).id);
+  // Before epochs both logs issued 1…n: the old cursor `3` would replay `new 3…9`.
+  expect(await now.after(old[2]!, 100)).toEqual({ events: [], reset: true, last: fresh[9] });
+  expect((await now.after('0', 100)).events.map((e) => e.id)).toEqual(fresh);
+  expect(await now.after('3', 100)).toEqual({ events: [], reset: true, last: fresh[9] });
+  for (const id of fresh) expect(id).not.toMatch(/[\r\n\0]/);
 });

@@ -87,10 +87,15 @@ interface Subscriber {
   skipThrough: string | undefined;
 }
 
-const RESET_EVENT = serializeEvent({
-  event: 'reset',
-  data: 'the events since your last event id are no longer available; resync',
-});
+const RESET_DATA = 'the events since your last event id are no longer available; resync';
+const RESET_EVENT = serializeEvent({ event: 'reset', data: RESET_DATA });
+
+/** The `reset` event, carrying the id the log says the client now stands at (when it said one). */
+function resetFrame(at: string | undefined): string {
+  return at === undefined
+    ? RESET_EVENT
+    : serializeEvent({ event: 'reset', id: at, data: RESET_DATA });
+}
 
 /**
  * Creates a channel that broadcasts events to many SSE streams, each
@@ -228,12 +233,15 @@ export function createChannel(options?: ChannelOptions): Channel {
    */
   async function replay(s: Subscriber, cursor: string): Promise<void> {
     let last = cursor;
-    let reset = !log.isValidId(cursor);
+    let reset = false;
+    let resetAt: string | undefined;
     for (;;) {
       while (!reset && last !== '' && !s.stream.closed) {
+        // A malformed or foreign cursor is the log's to judge: it answers reset, with where the client now stands.
         const page = await log.after(last, replayPage);
         if (page.reset) {
           reset = true;
+          resetAt = page.last;
           break;
         }
         for (const event of page.events) {
@@ -243,9 +251,10 @@ export function createChannel(options?: ChannelOptions): Channel {
         if (page.events.length < replayPage) break;
       }
       if (reset) {
-        await writeOrStop(s, RESET_EVENT);
+        // The reset's id is the log's newest: a client that drops now resumes from there, without a second reset.
+        await writeOrStop(s, resetFrame(resetAt));
         reset = false;
-        last = '';
+        last = resetAt ?? '';
       }
       last = await writePending(s, last);
       if (!s.overflowed || s.stream.closed) break;

@@ -15,14 +15,29 @@ export {
   createChannel,
   type SubscribeOptions,
 } from './channel';
+export {
+  type Channels,
+  type ChannelsHandlerOptions,
+  type ChannelsOptions,
+  createChannels,
+} from './channels';
 export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing';
 export { type Line, type LinesOptions, lines } from './lines';
-export { MemoryReplayLog, type MemoryReplayLogOptions } from './memory-replay-log';
+export {
+  MemoryReplayLog,
+  type MemoryReplayLogOptions,
+  MemoryReplayLogs,
+} from './memory-replay-log';
 export { ndjson, sse } from './middleware';
 export { NdjsonStream } from './ndjson-stream';
 export type { SseOptions, StreamOptions } from './options';
 export type { PipeOptions, PipeSource } from './pipe';
-export { RedisStreamLog, type RedisStreamLogOptions } from './redis-stream-log';
-export type { LoggedEvent, ReplayLog, ReplayResult } from './replay-log';
+export {
+  RedisStreamLog,
+  type RedisStreamLogOptions,
+  RedisStreamLogs,
+  type RedisStreamLogsOptions,
+} from './redis-stream-log';
+export type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
 export { SseStream } from './sse-stream';
 export { type OverflowPolicy, type StreamStats, StreamWriter } from './writer';

@@ -1,9 +1,11 @@
-import { Deadlines, RedisTimeoutError } from '../core/deadlines';
+import { Deadlines } from '../core/deadlines';
 import { integerOption, readOptions } from '../core/options';
 import { type RedisClientLike, type RedisCommander, redisCommander } from '../core/redis';
 import { parseDuration } from '../core/units';
-import type { LoggedEvent, ReplayLog, ReplayResult } from './replay-log';
-import { entriesOf, fieldsOf, xreadEntries } from './stream-replies';
+import { newEpoch } from './memory-replay-log';
+import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
+import { compareIds, StreamReader } from './stream-reader';
+import { entriesOf, type StreamEntry } from './stream-replies';
 
 /**
  * Options for {@link RedisStreamLog}.
@@ -31,16 +33,88 @@ export interface RedisStreamLogOptions {
 
 /** The largest part of a stream id: ids are two unsigned 64-bit integers. */
 const MAX_PART = 2n ** 64n - 1n;
-const STREAM_ID = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
+/** `<epoch>:<ms>-<seq>`: the stream's epoch (base64url), a colon, the stream id. */
+const EVENT_ID = /^([A-Za-z0-9_-]{1,32}):((0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19}))$/;
+
+/**
+ * Appends one entry. The stream's epoch lives in a companion key; a stream
+ * or epoch key that is missing (the first append, or a stream lost: Redis
+ * restarted without persistence, the key evicted or deleted) gets a new
+ * epoch (the caller's fresh random candidate), so ids issued before the loss
+ * can never be taken for ids of the new stream. The entry carries its epoch
+ * too (field `epoch`), so a reader labels what it reads without asking.
+ * KEYS: stream, epoch key. ARGV: candidate epoch, MAXLEN, then field/value pairs.
+ */
+const APPEND_SCRIPT = `local epoch = redis.call('GET', KEYS[2])
+if (not epoch) or redis.call('EXISTS', KEYS[1]) == 0 then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'epoch', epoch, unpack(ARGV, 3))
+return {epoch, id}`;
+
+/**
+ * Reads, atomically, the stream's epoch, its last generated id, whether it
+ * ever dropped an entry, and (COUNT > 0) the entries from START inclusive.
+ * A stream written before epochs existed gets one now (the candidate).
+ * KEYS: stream, epoch key. ARGV: START, COUNT, candidate epoch.
+ * Returns {epoch or nil (no stream), entries, last-generated-id, dropped 0/1}.
+ */
+const STATE_SCRIPT = `if redis.call('EXISTS', KEYS[1]) == 0 then return {false, {}, '0-0', 0} end
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local f = {}
+for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+local dropped = 0
+if f['max-deleted-entry-id'] then
+  if f['max-deleted-entry-id'] ~= '0-0' then dropped = 1 end
+elseif f['entries-added'] and f['length'] and f['entries-added'] > f['length'] then
+  dropped = 1
+end
+local range = {}
+if ARGV[2] ~= '0' then range = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2]) end
+return {epoch, range, f['last-generated-id'], dropped}`;
+
+/**
+ * Options for {@link RedisStreamLogs}: those of {@link RedisStreamLogOptions}
+ * for every topic's log, with a key `prefix` instead of one `key`.
+ *
+ * @example
+ * new RedisStreamLogs({ client: redis, prefix: 'sse:room:', maxLength: 1000 });
+ */
+export interface RedisStreamLogsOptions extends Omit<RedisStreamLogOptions, 'key'> {
+  /** Each topic's stream key is `prefix + topic`. Default `'sse:'`. */
+  prefix?: string;
+}
+
+/**
+ * Internal: what {@link RedisStreamLogs} shares between the logs it makes.
+ *
+ * @example
+ * new RedisStreamLog({ client, key: 'sse:room:1' }, { reader, deadlines });
+ */
+export interface SharedParts {
+  reader: StreamReader;
+  deadlines: Deadlines | undefined;
+}
 
 /**
  * A replay log in a Redis Stream, shared by every process that uses the
- * same key: `XADD … MAXLEN n` to append (the stream id is the SSE event id),
- * `XRANGE (id + COUNT` to replay, and one blocking `XREAD` loop per process
- * on its own connection to deliver events appended anywhere, in stream order.
- * A cursor the stream cannot prove continuous is reported as `reset`: one
- * before its first entry (trimmed away, or from a stream that was lost, e.g.
- * Redis restarted without persistence), or beyond the last id it issued.
+ * same key: `XADD … MAXLEN n` to append, `XRANGE` to replay, and one blocking
+ * `XREAD` loop per process on its own connection to deliver events appended
+ * anywhere, in stream order. Event ids are `<epoch>:<stream id>`
+ * (`Jq3v_x0A:1732230000000-0`): the epoch is random, kept in a companion key
+ * (`{<key>}:epoch`, the same cluster slot), and renewed whenever the stream
+ * is found missing, so a cursor from a lost stream (Redis restarted without
+ * persistence, even with its clock behind; restored from an older snapshot)
+ * is never replayed against another stream. A cursor is replayed only when
+ * the log can prove it continuous: same epoch, and its entry is still in the
+ * stream (or it is the last id the stream generated); anything else is a
+ * `reset`, with the stream's newest id as where the client now stands.
  * `'0'` asks for everything the stream holds. Every command has a deadline
  * (`timeout`), so an outage is an error within a bound, never a wait.
  *
@@ -50,16 +124,22 @@ const STREAM_ID = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/;
 export class RedisStreamLog implements ReplayLog {
   private readonly redis: RedisCommander;
   private readonly key: string;
+  private readonly epochKey: string;
   private readonly maxLength: number;
   private readonly block: number;
   private readonly timeout: number;
   private readonly deadlines: Deadlines | undefined;
-  private readonly tails = new Set<TailLoop>();
-  /** Where a tail that failed stopped: the next tail resumes there, so nothing acknowledged meanwhile is skipped. */
+  private readonly reader: StreamReader;
+  /** Whether the reader (and the deadlines) are this log's own, closed with it. */
+  private readonly owned: boolean;
+  private readonly tails = new Set<() => void>();
+  /** Where a tail that failed stopped (`<epoch>:<id>`): the next tail resumes there, so nothing acknowledged meanwhile is skipped. */
   private resumeFrom: string | undefined;
+  /** The epoch this log offers when it creates one; renewed once used, so no two incarnations share one. */
+  private candidate = newEpoch();
   private closed = false;
 
-  constructor(options: RedisStreamLogOptions) {
+  constructor(options: RedisStreamLogOptions, shared?: SharedParts) {
     const o = readOptions(options, 'RedisStreamLog', [
       'client',
       'key',
@@ -71,13 +151,21 @@ export class RedisStreamLog implements ReplayLog {
     if (typeof o.key !== 'string' || o.key === '')
       throw new TypeError('option key must be a non-empty string');
     this.key = o.key;
+    this.epochKey = epochKeyOf(o.key);
     this.maxLength = integerOption(o.maxLength, 'maxLength', 10_000, 1);
     this.block = parseDuration(o.block ?? '5s', 'block');
     this.timeout = parseDuration(o.timeout ?? '2s', 'timeout');
+    this.owned = shared === undefined;
     this.deadlines =
-      this.timeout > 0
-        ? new Deadlines(this.timeout, 'the RedisStreamLog was closed before redis answered')
-        : undefined;
+      shared !== undefined
+        ? shared.deadlines
+        : this.timeout > 0
+          ? new Deadlines(this.timeout, 'the RedisStreamLog was closed before redis answered')
+          : undefined;
+    const race = <T>(work: Promise<T>): Promise<T> => this.race(work);
+    this.reader =
+      shared?.reader ??
+      new StreamReader(this.redis, { block: this.block, timeout: this.timeout, race });
   }
 
   async append(entry: { event?: string; data: string }): Promise<LoggedEvent> {
@@ -85,98 +173,126 @@ export class RedisStreamLog implements ReplayLog {
       entry.event === undefined ? ['data', entry.data] : ['event', entry.event, 'data', entry.data];
     // One entry more than the window: the oldest kept entry marks where the window starts, so a
     // client whose last event is exactly the newest dropped one still resumes without a reset.
-    const id = await this.send(['XADD', this.key, 'MAXLEN', this.maxLength + 1, '*', ...fields]);
-    if (typeof id !== 'string' && !Buffer.isBuffer(id))
-      throw new Error(`XADD on ${this.key} answered ${String(id)}`);
-    const text = String(id);
+    const candidate = this.candidate;
+    const reply = await this.send([
+      'EVAL',
+      APPEND_SCRIPT,
+      2,
+      this.key,
+      this.epochKey,
+      candidate,
+      this.maxLength + 1,
+      ...fields,
+    ]);
+    if (!Array.isArray(reply) || !isText(reply[0]) || !isText(reply[1]))
+      throw new Error(`XADD on ${this.key} answered ${String(reply)}`);
+    const epoch = String(reply[0]);
+    if (epoch === candidate) this.candidate = newEpoch();
+    const id = `${epoch}:${String(reply[1])}`;
     return entry.event === undefined
-      ? { id: text, data: entry.data }
-      : { id: text, event: entry.event, data: entry.data };
+      ? { id, data: entry.data }
+      : { id, event: entry.event, data: entry.data };
   }
 
   async after(id: string, limit: number): Promise<ReplayResult> {
-    if (!this.isValidId(id)) return { events: [], reset: true };
     // `0` is before every id: everything the stream holds, a reset only if it ever dropped one.
-    const zero = id === '0' || id === '0-0';
-    const reply = await this.send(['XRANGE', this.key, zero ? '-' : `(${id}`, '+', 'COUNT', limit]);
-    const events = entriesOf(reply);
-    // Read after the range: trimming that happened before XRANGE shows here, later trimming cannot hurt.
-    const info = await this.streamInfo();
-    const ok = zero ? !info.dropped : this.continuous(id, info);
-    return ok ? { events, reset: false } : { events: [], reset: true };
+    if (id === '0' || id === '0-0') {
+      const state = await this.state('-', limit);
+      if (state.dropped) return this.reset(state);
+      return { events: state.entries.map((e) => labelled(e, state.epoch!)), reset: false };
+    }
+    const m = EVENT_ID.exec(id);
+    if (m === null || !this.isValidId(id)) return this.reset(await this.state('-', 0));
+    const [, epoch, streamId] = m as unknown as [string, string, string];
+    // From the cursor itself, inclusive: its entry being there proves nothing before it was lost.
+    const state = await this.state(streamId, limit + 1);
+    if (state.epoch !== epoch) return this.reset(state);
+    const first = state.entries[0];
+    const present = first !== undefined && first.id === streamId;
+    if (!present && streamId !== state.lastGenerated) return this.reset(state);
+    const events = (present ? state.entries.slice(1) : state.entries).slice(0, limit);
+    return { events: events.map((e) => labelled(e, epoch)), reset: false };
   }
 
   async tail(
     listener: (event: LoggedEvent) => void,
     onError: (error: unknown) => void,
   ): Promise<() => void> {
-    const start = this.resumeFrom ?? (await this.streamInfo()).lastGenerated;
+    if (this.closed) throw new Error('the RedisStreamLog is closed');
+    const state = await this.state('-', 0);
+    let epoch = state.epoch;
+    const resume = this.resumeFrom;
     this.resumeFrom = undefined;
-    const loop: TailLoop = { stopped: false, connection: undefined, clientId: '' };
+    let start = state.lastGenerated;
+    if (resume !== undefined) {
+      const colon = resume.indexOf(':');
+      // Same stream: resume where the failed tail stopped. Another epoch: the stream was lost, its successor is read whole.
+      start = resume.slice(0, colon) === epoch ? resume.slice(colon + 1) : '0-0';
+    }
     const log = this;
-    function fail(error: unknown): void {
-      if (loop.stopped) return;
-      loop.stopped = true;
-      log.tails.delete(loop);
+    let started = false;
+    let stopped = false;
+    let cursor = `${epoch ?? ''}:${start}`;
+    async function onEntries(entries: StreamEntry[]): Promise<void> {
+      if (stopped) return;
+      for (const entry of entries) {
+        // Entries written before epochs carry none: they belong to the stream's current one.
+        if (entry.epoch === undefined && epoch === undefined)
+          epoch = (await log.state('-', 0)).epoch;
+        const event = labelled(entry, entry.epoch ?? epoch ?? '');
+        cursor = event.id;
+        if (!stopped) listener(event);
+      }
+    }
+    function failed(error: unknown): void {
+      if (stopped || !started) return;
+      stopped = true;
+      log.tails.delete(stopTail);
       log.resumeFrom = cursor;
-      void loop.connection?.close(true).catch(() => undefined);
       onError(error);
     }
-    let cursor = start;
+    let stopReading: () => void;
     try {
-      loop.connection = await this.race(this.redis.duplicate(fail));
-      loop.clientId = String(await this.race(loop.connection.send(['CLIENT', 'ID'])));
+      stopReading = await this.reader.add(this.key, start, { onEntries, onError: failed });
     } catch (error) {
-      loop.stopped = true;
-      this.resumeFrom = start;
-      void loop.connection?.close(true).catch(() => undefined);
+      this.resumeFrom = resume;
       throw error;
     }
-    this.tails.add(loop);
-    const connection = loop.connection;
-    const key = this.key;
-    const block = this.block;
-    const limit = this.timeout > 0 ? block + this.timeout : 0;
-    void (async function readForever() {
-      try {
-        while (!loop.stopped) {
-          const read = connection.send(['XREAD', 'BLOCK', block, 'STREAMS', key, cursor]);
-          const reply = await (limit > 0 ? within(read, limit) : read);
-          if (loop.stopped) break;
-          for (const event of xreadEntries(reply, key)) {
-            cursor = event.id;
-            listener(event);
-          }
-        }
-      } catch (error) {
-        fail(error);
-      }
-    })();
-    const stopLoop = (): Promise<void> => this.stop(loop);
-    return function stopTail() {
-      void stopLoop();
-    };
+    started = true;
+    function stopTail(): void {
+      if (stopped) return;
+      stopped = true;
+      log.tails.delete(stopTail);
+      stopReading();
+    }
+    this.tails.add(stopTail);
+    return stopTail;
   }
 
   isValidId(id: string): boolean {
-    if (id === '0') return true;
-    const m = STREAM_ID.exec(id);
-    return m !== null && BigInt(m[1]!) <= MAX_PART && BigInt(m[2]!) <= MAX_PART;
+    if (id === '0' || id === '0-0') return true;
+    const m = EVENT_ID.exec(id);
+    return m !== null && BigInt(m[3]!) <= MAX_PART && BigInt(m[4]!) <= MAX_PART;
   }
 
+  /** Orders by stream id (`'0'` first); equal stream ids of different epochs by epoch, arbitrarily but consistently. */
   compare(a: string, b: string): number {
-    const [am, as] = idParts(a);
-    const [bm, bs] = idParts(b);
-    if (am !== bm) return am < bm ? -1 : 1;
-    return as === bs ? 0 : as < bs ? -1 : 1;
+    const [ae, as] = splitId(a);
+    const [be, bs] = splitId(b);
+    const byId = compareIds(as, bs);
+    if (byId !== 0) return byId;
+    return ae === be ? 0 : ae < be ? -1 : 1;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.tails].map((loop) => this.stop(loop)));
+    for (const stop of [...this.tails]) stop();
     this.tails.clear();
-    this.deadlines?.close();
+    if (this.owned) {
+      await this.reader.close();
+      this.deadlines?.close();
+    }
   }
 
   /** Sends one command on the user's client, within the deadline. */
@@ -188,95 +304,149 @@ export class RedisStreamLog implements ReplayLog {
     return this.deadlines === undefined ? work : this.deadlines.race(work);
   }
 
-  /**
-   * Whether replaying strictly after `id` gives every event since it: the
-   * stream issued it (not beyond its last id) and still holds what follows
-   * (not before its first entry: trimmed away, or from a stream that was lost).
-   */
-  private continuous(id: string, info: StreamInfo): boolean {
-    if (this.compare(id, info.lastGenerated) > 0) return false;
-    if (info.firstEntry === undefined) return this.compare(id, info.lastGenerated) === 0;
-    return this.compare(id, info.firstEntry) >= 0;
+  private reset(state: StreamState): ReplayResult {
+    const last = state.epoch === undefined ? '0' : `${state.epoch}:${state.lastGenerated}`;
+    return { events: [], reset: true, last };
   }
 
-  /** Ends a tail: wakes its blocked XREAD (CLIENT UNBLOCK) so its connection closes at once. */
-  private async stop(loop: TailLoop): Promise<void> {
-    if (loop.stopped) return;
-    loop.stopped = true;
-    this.tails.delete(loop);
-    const connection = loop.connection!;
-    await this.send(['CLIENT', 'UNBLOCK', loop.clientId]).catch(() => undefined);
-    // A stalled server never answers QUIT: past the deadline, drop the socket.
-    await this.race(connection.close()).catch(() => connection.close(true));
-  }
-
-  /**
-   * The stream's last generated id, its first entry's id, and whether it
-   * ever dropped an entry (`'0-0'`, none and no when the key does not exist).
-   */
-  private async streamInfo(): Promise<StreamInfo> {
-    let reply: unknown;
-    try {
-      reply = await this.send(['XINFO', 'STREAM', this.key]);
-    } catch (error) {
-      if (/no such key/i.test(String((error as Error).message)))
-        return { lastGenerated: '0-0', firstEntry: undefined, dropped: false };
-      throw error;
-    }
-    const info = fieldsOf(reply);
-    const last = info['last-generated-id'];
-    const lastGenerated = last === undefined ? '0-0' : String(last);
-    const first = info['first-entry'];
-    const firstEntry =
-      Array.isArray(first) && first[0] !== undefined && first[0] !== null
-        ? String(first[0])
-        : undefined;
-    // Redis 7 records the newest id trimmed or deleted; before 7, count what was added.
-    const deleted = info['max-deleted-entry-id'];
-    const dropped =
-      deleted === undefined
-        ? Number(info['entries-added'] ?? 0) > Number(info.length ?? 0)
-        : String(deleted) !== '0-0';
-    return { lastGenerated, firstEntry, dropped };
+  /** The stream's epoch, last generated id, whether it dropped entries, and up to `count` entries from `start` (inclusive). */
+  private async state(start: string, count: number): Promise<StreamState> {
+    const candidate = this.candidate;
+    const reply = await this.send([
+      'EVAL',
+      STATE_SCRIPT,
+      2,
+      this.key,
+      this.epochKey,
+      start,
+      count,
+      candidate,
+    ]);
+    if (!Array.isArray(reply) || reply.length < 4)
+      throw new Error(`unexpected Redis reply to the stream state of ${this.key}`);
+    const epoch = isText(reply[0]) ? String(reply[0]) : undefined;
+    if (epoch === candidate) this.candidate = newEpoch();
+    return {
+      epoch,
+      entries: entriesOf(reply[1]),
+      lastGenerated: String(reply[2]),
+      dropped: Number(reply[3]) === 1,
+    };
   }
 }
 
-interface StreamInfo {
+interface StreamState {
+  /** Undefined when the stream does not exist. */
+  epoch: string | undefined;
+  entries: StreamEntry[];
   lastGenerated: string;
-  firstEntry: string | undefined;
   /** Whether the stream ever dropped an entry (trimming or XDEL). */
   dropped: boolean;
 }
 
-interface TailLoop {
-  stopped: boolean;
-  connection: RedisCommander | undefined;
-  /** The tail connection's CLIENT ID, to unblock it. */
-  clientId: string;
+/**
+ * The companion key holding a stream's epoch, in the stream's cluster slot:
+ * `<key>:epoch` when the key has a hash tag, else `{<key>}:epoch`.
+ */
+function epochKeyOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open !== -1) return `${key}:epoch`;
+  return key.includes('}') ? `${key}:epoch` : `{${key}}:epoch`;
 }
 
-function idParts(id: string): [bigint, bigint] {
-  if (id === '0') return [0n, 0n];
-  const dash = id.indexOf('-');
-  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))];
+function labelled(entry: StreamEntry, epoch: string): LoggedEvent {
+  const id = `${epoch}:${entry.id}`;
+  return entry.event === undefined
+    ? { id, data: entry.data }
+    : { id, event: entry.event, data: entry.data };
 }
 
-/** `work`, or a RedisTimeoutError after `ms` (a stalled server never answers a blocking read). */
-function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>(function raceTimer(resolve, reject) {
-    const timer = setTimeout(function stalled() {
-      reject(new RedisTimeoutError(ms));
-    }, ms);
-    timer.unref();
-    work.then(
-      function answered(value) {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      function failed(error: unknown) {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+function splitId(id: string): [string, string] {
+  if (id === '0' || id === '0-0') return ['', '0-0'];
+  const colon = id.indexOf(':');
+  return colon === -1 ? ['', id] : [id.slice(0, colon), id.slice(colon + 1)];
+}
+
+function isText(value: unknown): value is string | Buffer {
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+/**
+ * One {@link RedisStreamLog} per topic (key `prefix + topic`), for
+ * `createChannels`, all sharing one blocking connection: a single `XREAD`
+ * loop per process multiplexes every topic that has subscribers here, woken
+ * (`CLIENT UNBLOCK`) and issued again when a topic joins. Redis connections
+ * per process: the client you pass, plus that one, whatever the number of
+ * topics.
+ *
+ * @example
+ * const rooms = createChannels({ replay: new RedisStreamLogs({ client: redis, prefix: 'sse:room:' }) });
+ */
+export class RedisStreamLogs implements ReplayLogs {
+  private readonly logs = new Map<string, RedisStreamLog>();
+  private readonly options: RedisStreamLogOptions;
+  private readonly prefix: string;
+  private readonly shared: SharedParts;
+  private closed = false;
+
+  constructor(options: RedisStreamLogsOptions) {
+    const o = readOptions(options, 'RedisStreamLogs', [
+      'client',
+      'prefix',
+      'maxLength',
+      'block',
+      'timeout',
+    ]);
+    const prefix = o.prefix ?? 'sse:';
+    if (typeof prefix !== 'string') throw new TypeError('option prefix must be a string');
+    this.prefix = prefix;
+    const { prefix: _prefix, ...rest } = o;
+    this.options = { ...rest, key: `${prefix}-` } as RedisStreamLogOptions;
+    // Validates every option once, here.
+    const probe = new RedisStreamLog(this.options);
+    void probe.close();
+    const block = parseDuration(o.block ?? '5s', 'block');
+    const timeout = parseDuration(o.timeout ?? '2s', 'timeout');
+    const deadlines =
+      timeout > 0
+        ? new Deadlines(timeout, 'the RedisStreamLogs were closed before redis answered')
+        : undefined;
+    const race = <T>(work: Promise<T>): Promise<T> =>
+      deadlines === undefined ? work : deadlines.race(work);
+    this.shared = {
+      reader: new StreamReader(redisCommander(o.client, 'client'), { block, timeout, race }),
+      deadlines,
+    };
+  }
+
+  /** Blocking connections open now (0 or 1). */
+  get connections(): number {
+    return this.shared.reader.connected ? 1 : 0;
+  }
+
+  log(topic: string): RedisStreamLog {
+    if (this.closed) throw new Error('the RedisStreamLogs are closed');
+    let log = this.logs.get(topic);
+    if (log === undefined) {
+      log = new RedisStreamLog({ ...this.options, key: this.prefix + topic }, this.shared);
+      this.logs.set(topic, log);
+    }
+    return log;
+  }
+
+  release(topic: string): void {
+    const log = this.logs.get(topic);
+    this.logs.delete(topic);
+    void log?.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const logs = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.all(logs.map((log) => log.close()));
+    await this.shared.reader.close();
+    this.shared.deadlines?.close();
+  }
 }

@@ -21,6 +21,12 @@ export interface ReplayResult {
   events: LoggedEvent[];
   /** The cursor is older than what the log still holds (events were lost to trimming), or unknown to it. */
   reset: boolean;
+  /**
+   * With `reset`: where the client now stands, the log's newest id (`'0'`
+   * when it holds nothing). Sent as the `reset` event's id, so a client that
+   * drops right after a reset resumes from there instead of getting another.
+   */
+  last?: string;
 }
 
 /**
@@ -43,9 +49,27 @@ export interface ReplayLog {
     listener: (event: LoggedEvent) => void,
     onError: (error: unknown) => void,
   ): Promise<() => void>;
-  /** Whether an untrusted id has this log's id syntax. */
+  /** Whether an untrusted id has this log's id syntax (ids of another log kind, or from before epochs, do not). */
   isValidId(id: string): boolean;
   /** Orders two valid ids of this log. */
   compare(a: string, b: string): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A family of replay logs, one per topic, for `createChannels`: logs are
+ * made on first use and released when their topic is dropped. The Redis
+ * family shares one blocking connection between all its logs.
+ *
+ * @example
+ * const logs: ReplayLogs = new MemoryReplayLogs({ maxEvents: 100 });
+ * const log = logs.log('room:42');
+ */
+export interface ReplayLogs {
+  /** The log of `topic` (the same one until it is released). */
+  log(topic: string): ReplayLog;
+  /** `topic` was dropped: its log may be forgotten. */
+  release(topic: string): void;
+  /** Closes every log and what they share. */
   close(): Promise<void>;
 }

@@ -16,6 +16,11 @@
  */
 import type { LoggedEvent } from './replay-log';
 
+/** A stream entry as read: its bare stream id, its fields, and the epoch it was written in (absent on entries written before epochs). */
+export interface StreamEntry extends LoggedEvent {
+  epoch?: string;
+}
+
 /**
  * A flat `[k1, v1, k2, v2]` list, a `Map` or an object, as an object.
  *
@@ -43,10 +48,10 @@ export function fieldsOf(reply: unknown): Record<string, unknown> {
  * @example
  * entriesOf([['1-0', ['data', 'x']]]); // [{ id: '1-0', data: 'x' }]
  */
-export function entriesOf(reply: unknown): LoggedEvent[] {
+export function entriesOf(reply: unknown): StreamEntry[] {
   if (reply === null || reply === undefined) return [];
   if (!Array.isArray(reply)) throw unreadable('stream entries', reply);
-  const events: LoggedEvent[] = [];
+  const events: StreamEntry[] = [];
   for (const entry of reply) events.push(entryOf(entry));
   return events;
 }
@@ -57,7 +62,7 @@ export function entriesOf(reply: unknown): LoggedEvent[] {
  * @example
  * xreadEntries({ 'sse:a': [['1-0', ['data', 'x']]] }, 'sse:a');
  */
-export function xreadEntries(reply: unknown, key: string): LoggedEvent[] {
+export function xreadEntries(reply: unknown, key: string): StreamEntry[] {
   if (reply === null || reply === undefined) return [];
   if (reply instanceof Map) return entriesOf(reply.get(key) ?? onlyValue([...reply.values()]));
   if (Array.isArray(reply)) {
@@ -79,7 +84,46 @@ export function xreadEntries(reply: unknown, key: string): LoggedEvent[] {
   throw unreadable('an XREAD reply', reply);
 }
 
-function entryOf(entry: unknown): LoggedEvent {
+/**
+ * XREAD's reply for any number of streams, whatever the client's shape, as
+ * `[key, entries]` pairs: `[[key, entries], …]`, a flat `[k1, e1, k2, e2, …]`
+ * list (ioredis 6 over RESP3), or an object or `Map` `{ key: entries }`.
+ *
+ * @example
+ * xreadStreams([['sse:a', [['1-0', ['data', 'x']]]]]); // [['sse:a', [{ id: '1-0', data: 'x' }]]]
+ */
+export function xreadStreams(reply: unknown): [string, StreamEntry[]][] {
+  if (reply === null || reply === undefined) return [];
+  const out: [string, StreamEntry[]][] = [];
+  if (reply instanceof Map) {
+    for (const [key, entries] of reply) out.push([String(key), entriesOf(entries)]);
+    return out;
+  }
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return out;
+    if (isText(reply[0])) {
+      if (reply.length % 2 !== 0) throw unreadable('an XREAD key/entries list', reply);
+      for (let i = 0; i < reply.length; i += 2) {
+        if (!isText(reply[i])) throw unreadable('an XREAD stream key', reply[i]);
+        out.push([String(reply[i]), entriesOf(reply[i + 1])]);
+      }
+      return out;
+    }
+    for (const stream of reply) {
+      if (!Array.isArray(stream) || !isText(stream[0])) throw unreadable('an XREAD stream', stream);
+      out.push([String(stream[0]), entriesOf(stream[1])]);
+    }
+    return out;
+  }
+  if (typeof reply === 'object') {
+    for (const [key, entries] of Object.entries(reply as Record<string, unknown>))
+      out.push([key, entriesOf(entries)]);
+    return out;
+  }
+  throw unreadable('an XREAD reply', reply);
+}
+
+function entryOf(entry: unknown): StreamEntry {
   let id: unknown;
   let fields: unknown;
   if (Array.isArray(entry)) [id, fields] = entry;
@@ -89,8 +133,9 @@ function entryOf(entry: unknown): LoggedEvent {
   }
   if (!isText(id)) throw unreadable('a stream entry', entry);
   const f = fieldsOf(fields);
-  const event: LoggedEvent = { id: String(id), data: f.data === undefined ? '' : String(f.data) };
+  const event: StreamEntry = { id: String(id), data: f.data === undefined ? '' : String(f.data) };
   if (f.event !== undefined) event.event = String(f.event);
+  if (f.epoch !== undefined) event.epoch = String(f.epoch);
   return event;
 }
 
