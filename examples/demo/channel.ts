@@ -28,7 +28,7 @@ const PAGE = `<!doctype html>
   source.onopen = () => { opens++; $('state').textContent = 'open'; $('reconnects').textContent = String(opens - 1); };
   source.onerror = () => { $('state').textContent = 'reconnecting'; };
   function seen(e) {
-    const id = Number(e.lastEventId);
+    const id = Number(e.lastEventId.slice(e.lastEventId.indexOf(':') + 1)); // ids are <epoch>:<seq>
     if (id <= last) { dupes++; $('dupes').textContent = String(dupes); $('dupes').className = 'bad'; return false; }
     if (last !== 0 && id !== last + 1) { gaps++; $('gaps').textContent = String(gaps); $('gaps').className = 'bad'; }
     last = id; ids.push(id); $('received').textContent = String(ids.length);
