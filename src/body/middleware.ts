@@ -14,6 +14,7 @@ import type { NextFunction, RequestHandler } from '../core/types';
 import { parseBytes, parseDuration } from '../core/units';
 import { encodingUnsupported, tooLarge } from './errors';
 import './locals';
+import { leasePeak, showBytes } from './budget';
 import { hasBody, type TypeOption, typePredicate } from './media';
 import { BufferPool } from './pool';
 import { type ReadResult, readBody } from './reader';
@@ -134,6 +135,8 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
   const limit = parseBytes(o.limit ?? '1mb', 'limit');
   if (o.pool !== undefined && !(o.pool instanceof BufferPool))
     throw new TypeError('option pool must be a BufferPool');
+  const pool = o.pool ?? defaultPool(limit);
+  if (o.pool !== undefined) checkBudget(o.pool, limit);
   return Object.freeze({
     limit,
     maxInflationRatio: numberOption(o.maxInflationRatio, 'maxInflationRatio', 100, 1, false),
@@ -141,7 +144,7 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
     drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
     timeout: durationOrOff(o.timeout, 'timeout', '30s'),
     streamTimeout: durationOrOff(o.streamTimeout, 'streamTimeout', '30s'),
-    pool: o.pool ?? new BufferPool({ maxClass: Math.max(limit, 1024) }),
+    pool,
     matches: typePredicate(o.type),
     verify: functionOption(o.verify, 'verify'),
   });
@@ -387,6 +390,32 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   onResponseDone(res, function answered(): void {
     clearTimeout(timer);
   });
+}
+
+/** The default pool's budget when `limit` does not ask for more: 64 MiB. */
+const DEFAULT_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
+ * The middleware's own pool: classes up to `limit`, and a budget of at
+ * least what one body of `limit` bytes holds while its lease grows, so a
+ * large `limit` is never a 503 on an idle server.
+ */
+function defaultPool(limit: number): BufferPool {
+  const maxClass = Math.max(limit, 1024);
+  const peak = leasePeak(new BufferPool({ maxClass, maxInFlight: 0 }), limit);
+  return new BufferPool({ maxClass, maxInFlight: Math.max(DEFAULT_IN_FLIGHT, peak) });
+}
+
+/** A user's pool must fit one body of `limit` bytes, else every large body would be a 503. */
+function checkBudget(pool: BufferPool, limit: number): void {
+  const peak = leasePeak(pool, limit);
+  if (pool.maxInFlight < peak) {
+    throw new TypeError(
+      `option limit (${showBytes(limit)}) needs a pool with maxInFlight >= ${showBytes(peak)} ` +
+        `(a body of limit bytes briefly holds two size classes while its lease grows); ` +
+        `option pool.maxInFlight is ${showBytes(pool.maxInFlight)}`,
+    );
+  }
 }
 
 /** A duration option that `false` or `0` switches off (returned as 0). */

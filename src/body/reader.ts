@@ -23,7 +23,7 @@ export interface ReadResult {
 /** Bytes of inflated output a body may produce before the ratio guard applies. */
 const RATIO_GRACE = 64 * 1024;
 /** First lease for a body of unknown length. */
-const UNKNOWN_START = 16 * 1024;
+export const UNKNOWN_START = 16 * 1024;
 /**
  * Most bytes leased before any byte arrived, whatever the Content-Length
  * announces: a client that sends headers only must not hold the budget.
