@@ -342,12 +342,15 @@ function boundDrain(req: IncomingMessage, res: ServerResponse, config: Config): 
   function countDrained(chunk: Buffer): void {
     drained += chunk.length;
     if (drained > config.drainLimit) {
-      req.removeListener('data', countDrained);
+      // Our own listeners first: stopReading() must see only the readers still there.
+      stopCounting();
       stopReading(req, res, config.timeout);
     }
   }
   function stopCounting(): void {
     req.removeListener('data', countDrained);
+    req.removeListener('end', stopCounting);
+    req.removeListener('close', stopCounting);
   }
   req.on('data', countDrained);
   req.once('end', stopCounting);
@@ -378,6 +381,10 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   // reading (draining) gets 'end' now; one still to come (Express defers its
   // final handler) gets it when it resumes the request.
   const reading = req.listenerCount('data') > 0 || req.listenerCount('end') > 0;
+  // Ending an incomplete request would auto-destroy it, and Node then destroys
+  // the socket: an answer still to be written (finalhandler writes a turn after
+  // 'end') would never reach the client.
+  keepAlive(req);
   req.pause();
   req.push(null);
   if (reading) req.resume();
