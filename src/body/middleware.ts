@@ -12,7 +12,7 @@ import { booleanOption, functionOption, numberOption, readOptions } from '../cor
 import { shareShape } from '../core/shape';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseBytes, parseDuration } from '../core/units';
-import { encodingUnsupported, tooLarge } from './errors';
+import { encodingUnsupported, isWireOverrun, tooLarge, wireTooLarge } from './errors';
 import './locals';
 import { leasePeak, showBytes } from './budget';
 import { hasBody, type TypeOption, typePredicate } from './media';
@@ -34,6 +34,13 @@ export interface RereadableBodyOptions {
   type?: TypeOption;
   /** Called with the exact bytes before `next()`; a throw is a 403 `entity.verify.failed`, as body-parser. */
   verify?: (req: IncomingMessage, res: ServerResponse, buf: Buffer) => void;
+  /**
+   * Most bytes on the wire (compressed bytes, before inflation); past it a
+   * 413 `entity.too.large` with `encoding` set, and the request is no longer
+   * read. Default: `limit` + 1/1024 of it + 1 KiB, what any encoder needs at
+   * most for a body of `limit` decoded bytes (incompressible data included).
+   */
+  wireLimit?: number | string;
   /** Inflate gzip/deflate/br bodies; when false they are a 415. Default `true`. */
   inflate?: boolean;
   /** Largest inflated/compressed ratio accepted (zip-bomb guard). Default `100`. */
@@ -71,6 +78,7 @@ export type RereadableBodyMiddleware = RequestHandler & {
 
 interface Config {
   readonly limit: number;
+  readonly wireLimit: number;
   readonly maxInflationRatio: number;
   readonly inflate: boolean;
   readonly drainLimit: number;
@@ -123,6 +131,7 @@ export function rereadableBody(options?: RereadableBodyOptions): RereadableBodyM
 function readConfig(options: RereadableBodyOptions | undefined): Config {
   const o = readOptions(options, 'rereadableBody', [
     'limit',
+    'wireLimit',
     'type',
     'verify',
     'inflate',
@@ -139,6 +148,8 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
   if (o.pool !== undefined) checkBudget(o.pool, limit);
   return Object.freeze({
     limit,
+    wireLimit:
+      o.wireLimit === undefined ? defaultWireLimit(limit) : parseBytes(o.wireLimit, 'wireLimit'),
     maxInflationRatio: numberOption(o.maxInflationRatio, 'maxInflationRatio', 100, 1, false),
     inflate: booleanOption(o.inflate, 'inflate', true),
     drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
@@ -191,6 +202,10 @@ function handle(
   const expected = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (encoding === 'identity' && expected !== undefined && expected > config.limit) {
     fail(config, req, res, next, tooLarge(config.limit, 0, expected));
+    return;
+  }
+  if (expected !== undefined && expected > config.wireLimit) {
+    fail(config, req, res, next, wireTooLarge(config.wireLimit, 0, encoding, expected));
     return;
   }
   // The replay takes the stream over when the read ends: Node must not
@@ -328,10 +343,17 @@ function fail(
   next: NextFunction,
   err: unknown,
 ): void {
-  const e = err as { status?: number; type?: string };
+  const e = err as {
+    status?: number;
+    type?: string;
+    encoding?: string;
+    limit?: number;
+    received?: number;
+  };
   publishError({ status: e.status ?? 500, type: e.type ?? 'unknown' });
   if (!req.complete && !req.destroyed) {
-    if (e.type === 'request.timeout') stopReading(req, res, config.timeout);
+    // A stalled client, or one that sent more than wireLimit: answered, then no longer read.
+    if (e.type === 'request.timeout' || isWireOverrun(e)) stopReading(req, res, config.timeout);
     else boundDrain(req, res, config);
   }
   next(err);
@@ -397,6 +419,17 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   onResponseDone(res, function answered(): void {
     clearTimeout(timer);
   });
+}
+
+/**
+ * The default `wireLimit`: a body of `limit` decoded bytes needs at most
+ * this many compressed bytes from any encoder, even for incompressible data
+ * (deflate's stored blocks add 5 bytes per 64 KiB, gzip 18 bytes of header
+ * and trailer, brotli a few bytes per meta-block), with room for a short
+ * gzip file name or comment.
+ */
+function defaultWireLimit(limit: number): number {
+  return limit + Math.ceil(limit / 1024) + 1024;
 }
 
 /** The default pool's budget when `limit` does not ask for more: 64 MiB. */

@@ -2,12 +2,22 @@ import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { HttpError } from '../core/errors';
-import { aborted, inflateFailed, ratioExceeded, sizeInvalid, timedOut, tooLarge } from './errors';
+import {
+  aborted,
+  inflateFailed,
+  ratioExceeded,
+  sizeInvalid,
+  timedOut,
+  tooLarge,
+  wireTooLarge,
+} from './errors';
 import type { BufferPool, Lease } from './pool';
 
 /** What the reader needs from the middleware's config. */
 export interface ReadLimits {
   limit: number;
+  /** Most bytes on the wire (compressed, before inflation). */
+  wireLimit: number;
   maxInflationRatio: number;
   /** Most milliseconds without a body byte before a 408; `0`: no bound. */
   timeout: number;
@@ -115,6 +125,17 @@ export function readBody(
   function onWire(chunk: Buffer): void {
     timer?.refresh();
     received += chunk.length;
+    // A compressed body can grow without decoding to anything (a gzip
+    // FCOMMENT that never ends): the decoded limit alone never trips. An
+    // identity body's wire bytes are its bytes: `limit` answers it, unless
+    // wireLimit is the tighter bound.
+    if (
+      received > limits.wireLimit &&
+      (inflater !== undefined || limits.wireLimit < limits.limit)
+    ) {
+      finish(wireTooLarge(limits.wireLimit, received, encoding, expected));
+      return;
+    }
     if (inflater === undefined) {
       append(chunk);
       return;
