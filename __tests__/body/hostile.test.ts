@@ -32,14 +32,39 @@ function headers(length: number, extra = ''): string {
 }
 
 describe('lease growth (issue 14)', () => {
-  test('connections sending only headers with a big Content-Length do not hold the in-flight budget', async () => {
+  test('connections sending only headers hold no pooled memory at all', async () => {
+    const pool = new BufferPool({ maxInFlight: '16mb', poison: true });
+    let reached = 0;
+    const app = await mount('express5', {
+      use: [
+        (_req, _res, next) => {
+          reached++;
+          next();
+        },
+        rereadableBody({ pool, limit: '1mb' }),
+      ],
+      handler: (_req, res) => res.end('ok'),
+    });
+    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024));
+    await waitFor(() => reached === 16);
+    expect(pool.stats()).toMatchObject({ inUse: 0, leases: 0 });
+    // The first byte takes the first lease.
+    const first = [...sockets][0];
+    first?.write('x');
+    await waitFor(() => pool.stats().leases === 1);
+    expect(pool.stats().inUse).toBe(64 * 1024);
+    for (const s of sockets) s.destroy();
+    await waitFor(() => pool.stats().inUse === 0);
+  });
+
+  test('connections sending a first byte with a big Content-Length do not hold the in-flight budget', async () => {
     const pool = new BufferPool({ maxInFlight: '16mb', poison: true });
     const app = await mount('express5', {
       use: [rereadableBody({ pool, limit: '1mb' })],
       handler: (_req, res) => res.end('ok'),
     });
-    // 16 clients announce 1 MiB each and send nothing more: once, their 16 MiB took the budget.
-    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024));
+    // 16 clients announce 1 MiB each and send one byte: once, their 16 MiB took the budget.
+    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024), 'x');
     await waitFor(() => pool.stats().leases === 16);
     expect(pool.stats().inUse).toBeLessThanOrEqual(16 * 64 * 1024);
     const reply = await post(app.url, 'x'.repeat(300_000), { 'content-type': 'text/plain' });
