@@ -165,6 +165,72 @@ describe.each(FLAVOURS)('rereadableBody on %s', (flavour) => {
   });
 });
 
+describe.each(['express4', 'express5'] as const)(
+  'for await right after a body parser on %s (issue 15)',
+  (flavour) => {
+    test.each([
+      ['body-parser 1', () => bodyParser1.json({ limit: '1mb' })],
+      ['body-parser 2', () => bodyParser2.json({ limit: '1mb' })],
+    ])(
+      '%s, then for await (const c of req) in the next handler, reads the same bytes',
+      async (_name, parser) => {
+        const mw = rereadableBody({ pool: pool() });
+        const app = await mount(flavour, {
+          use: [mw, parser() as unknown as RequestHandler],
+          handler: async (req, res) => {
+            // Runs in the same turn as the parser's 'end': nothing between them re-arms req.
+            const parts: Buffer[] = [];
+            for await (const c of req) parts.push(c as Buffer);
+            const again: Buffer[] = [];
+            for await (const c of req) again.push(c as Buffer);
+            json(res, {
+              hello: (req as Req & { body: typeof payload }).body.hello,
+              iter: sha(Buffer.concat(parts)),
+              again: sha(Buffer.concat(again)),
+            });
+          },
+        });
+        const buf = Buffer.from(payloadText);
+        const res = await post(app.url, buf, { 'content-type': 'application/json' });
+        expect(app.errors).toEqual([]);
+        expect(res.json).toEqual({ hello: 'wörld', iter: sha(buf), again: sha(buf) });
+        await waitFor(() => mw.pool.stats().inUse === 0);
+      },
+    );
+  },
+);
+
+test("on node:http, req.pipe() then for await in req's own 'end' handler: the pipe's destination ends, the loop reads the bytes (issue 15)", async () => {
+  const { PassThrough } = await import('node:stream');
+  const mw = rereadableBody({ pool: pool() });
+  const app = await mount('http', {
+    use: [mw],
+    handler: async (req, res) => {
+      const sink = new PassThrough();
+      const piped: Buffer[] = [];
+      sink.on('data', (c: Buffer) => piped.push(c));
+      const sinkEnded = new Promise<void>((resolve) => sink.on('end', resolve));
+      const iterated = new Promise<Buffer>((resolve, reject) => {
+        req.once('end', () => {
+          (async () => {
+            const parts: Buffer[] = [];
+            for await (const c of req) parts.push(c as Buffer);
+            return Buffer.concat(parts);
+          })().then(resolve, reject);
+        });
+      });
+      req.pipe(sink);
+      const iter = await iterated;
+      await sinkEnded;
+      json(res, { piped: sha(Buffer.concat(piped)), iter: sha(iter) });
+    },
+  });
+  const buf = Buffer.from(payloadText);
+  const res = await post(app.url, buf, { 'content-type': 'application/octet-stream' });
+  expect(res.json).toEqual({ piped: sha(buf), iter: sha(buf) });
+  await waitFor(() => mw.pool.stats().inUse === 0);
+});
+
 describe('downstream consumers (express 5)', () => {
   test.each([
     ['raw v1', bodyParser1.raw({ type: '*/*', limit: '1mb' })],

@@ -32,14 +32,39 @@ function headers(length: number, extra = ''): string {
 }
 
 describe('lease growth (issue 14)', () => {
-  test('connections sending only headers with a big Content-Length do not hold the in-flight budget', async () => {
+  test('connections sending only headers hold no pooled memory at all', async () => {
+    const pool = new BufferPool({ maxInFlight: '16mb', poison: true });
+    let reached = 0;
+    const app = await mount('express5', {
+      use: [
+        (_req, _res, next) => {
+          reached++;
+          next();
+        },
+        rereadableBody({ pool, limit: '1mb' }),
+      ],
+      handler: (_req, res) => res.end('ok'),
+    });
+    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024));
+    await waitFor(() => reached === 16);
+    expect(pool.stats()).toMatchObject({ inUse: 0, leases: 0 });
+    // The first byte takes the first lease.
+    const first = [...sockets][0];
+    first?.write('x');
+    await waitFor(() => pool.stats().leases === 1);
+    expect(pool.stats().inUse).toBe(64 * 1024);
+    for (const s of sockets) s.destroy();
+    await waitFor(() => pool.stats().inUse === 0);
+  });
+
+  test('connections sending a first byte with a big Content-Length do not hold the in-flight budget', async () => {
     const pool = new BufferPool({ maxInFlight: '16mb', poison: true });
     const app = await mount('express5', {
       use: [rereadableBody({ pool, limit: '1mb' })],
       handler: (_req, res) => res.end('ok'),
     });
-    // 16 clients announce 1 MiB each and send nothing more: once, their 16 MiB took the budget.
-    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024));
+    // 16 clients announce 1 MiB each and send one byte: once, their 16 MiB took the budget.
+    for (let i = 0; i < 16; i++) await rawClient(app.url, headers(1024 * 1024), 'x');
     await waitFor(() => pool.stats().leases === 16);
     expect(pool.stats().inUse).toBeLessThanOrEqual(16 * 64 * 1024);
     const reply = await post(app.url, 'x'.repeat(300_000), { 'content-type': 'text/plain' });
@@ -221,4 +246,105 @@ describe('transferred memory (issue 14)', () => {
     expect(report.received).toBeGreaterThanOrEqual(5000); // the bytes did move to the other side
     expect(report.stats).toMatchObject({ inUse: 0, leases: 0, retained: 0 }); // not retained: it is gone
   }, 30_000);
+});
+
+/**
+ * Writes `total` body bytes (as they are accepted, respecting backpressure)
+ * until they are all written or the server closes the connection. With
+ * `chunked`, each piece is framed as a chunk of a chunked body.
+ */
+async function upload(socket: Socket, total: number, chunked: boolean): Promise<void> {
+  const piece = Buffer.alloc(64 * 1024, 'u');
+  const framed = chunked
+    ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+    : piece;
+  for (let sent = 0; sent < total; sent += piece.length) {
+    if (socket.destroyed || !socket.writable) return;
+    if (!socket.write(framed)) {
+      await new Promise<void>((resolve) => {
+        socket.once('drain', resolve);
+        socket.once('close', resolve);
+      });
+    }
+  }
+}
+
+describe.each(['express4', 'express5', 'http'] as const)(
+  'a body over limit by more than drainLimit on %s (issue 15)',
+  (flavour) => {
+    test.each([
+      ['announced by Content-Length', false],
+      ['found while reading a chunked body', true],
+    ])(
+      'a raw client reads the 413 (with Connection: close) before the socket closes: %s',
+      async (_name, chunked) => {
+        const pool = new BufferPool({ poison: true });
+        const app = await mount(flavour, {
+          use: [rereadableBody({ pool, limit: '1kb', drainLimit: '64kb' })],
+          handler: (_req, res) => res.end('ok'),
+        });
+        const total = 8 * 1024 * 1024;
+        const head = chunked
+          ? 'POST / HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n'
+          : headers(total);
+        const socket = await rawClient(app.url, head);
+        socket.on('error', () => undefined); // the server may reset what it never read
+        const answer = readAll(socket);
+        void upload(socket, total, chunked);
+        const text = await answer;
+        expect(text).toMatch(/^HTTP\/1\.1 413 /);
+        expect(text).toMatch(/\r\nconnection: close\r\n/i);
+        expect(text).toContain('"code":"ENTITY_TOO_LARGE"');
+        expect(app.errors).toHaveLength(1);
+        expect(app.errors[0]).toMatchObject({ status: 413, type: 'entity.too.large', limit: 1024 });
+        await waitFor(() => pool.stats().inUse === 0);
+        expect(pool.stats().leases).toBe(0);
+      },
+    );
+  },
+);
+
+test.each(['express4', 'express5'] as const)(
+  "past drainLimit, Express's own final handler (%s) answers the 413 before the socket closes (issue 15)",
+  async (flavour) => {
+    const app = await mount(flavour, {
+      use: [rereadableBody({ limit: '1kb', drainLimit: '64kb' })],
+      handler: (_req, res) => res.end('ok'),
+      errorHandler: (err, _req, _res, next) => next(err), // on to finalhandler
+    });
+    const total = 8 * 1024 * 1024;
+    const socket = await rawClient(app.url, headers(total));
+    socket.on('error', () => undefined);
+    const answer = readAll(socket);
+    void upload(socket, total, false);
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+  },
+);
+
+test('past drainLimit, an error handler that waits for the end and answers a turn later still reaches the client (issue 15)', async () => {
+  const app = await mount('express5', {
+    use: [rereadableBody({ limit: '1kb', drainLimit: '64kb' })],
+    handler: (_req, res) => res.end('ok'),
+    // Waits for the request to end (as finalhandler does), then answers after some async work.
+    errorHandler: (err, req, res) => {
+      req.once('end', () => {
+        setImmediate(() => {
+          res.statusCode = (err as { status: number }).status;
+          res.end('too large');
+        });
+      });
+      req.resume();
+    },
+  });
+  const total = 8 * 1024 * 1024;
+  const socket = await rawClient(app.url, headers(total));
+  socket.on('error', () => undefined);
+  const answer = readAll(socket);
+  void upload(socket, total, false);
+  const text = await answer;
+  expect(text).toMatch(/^HTTP\/1\.1 413 /);
+  expect(text).toMatch(/\r\nconnection: close\r\n/i);
+  expect(text).toMatch(/too large$/);
 });

@@ -158,7 +158,7 @@ describe.each(FLAVOURS)('leases on %s', (flavour) => {
     const pool = new BufferPool({ maxInFlight: '8kb', retryAfter: 3 });
     const hold = pool.lease(8 * 1024);
     const app = await mount(flavour, {
-      use: [rereadableBody({ pool })],
+      use: [rereadableBody({ pool, limit: '4kb' })],
       handler: (_req, res) => res.end('ok'),
     });
     const reply = await post(app.url, 'x'.repeat(100), { 'content-type': 'text/plain' });

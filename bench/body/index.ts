@@ -4,7 +4,8 @@
  * POST 1 KiB, 64 KiB, 1 MiB JSON with 200 connections (autocannon, here),
  * each server in its own child process. Then a flood of 1 MiB uploads, and
  * a slow flood: 400 uploads of 1 MiB trickled in at once, so that every body
- * is in flight at the same time.
+ * is in flight at the same time. Then the header/slow flood (./flood.ts,
+ * `BENCH_ONLY=header-flood`): memory held against the pool's budget.
  *
  *   npx tsx bench/body/index.ts          # BENCH_SECONDS=3 by default
  */
@@ -13,6 +14,7 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
+import { headerFlood } from './flood';
 import { jsonOf } from './payload';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -260,6 +262,10 @@ async function main(): Promise<void> {
       `  beyond the floor (socket chunks + parsed objects, ${kib(alloc.floor)}): ours ${kib(beyond('ours'))}, verify ${kib(beyond('verify'))} (${ratio(beyond('verify'), beyond('ours'))} lower), raw ${kib(beyond('raw'))} (${ratio(beyond('raw'), beyond('ours'))} lower)\n`,
     );
   }
+  if (only === 'header-flood') {
+    await headerFlood();
+    return;
+  }
   if (only !== undefined && only !== 'flood' && only !== 'slow') return;
   const flood = jsonOf(1024 * 1024);
   const floodModes = (process.env.BENCH_MODES?.split(',') ?? ['ours', 'verify', 'raw']) as Mode[];
@@ -295,6 +301,7 @@ async function main(): Promise<void> {
   console.log(
     `  RSS growth ours/verify ${ratio(slow.ours.rssGrowth, slow.verify.rssGrowth)}, ours/raw ${ratio(slow.ours.rssGrowth, slow.raw.rssGrowth)}`,
   );
+  if (only === undefined) await headerFlood();
 }
 
 main().catch((err: unknown) => {

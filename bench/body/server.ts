@@ -18,6 +18,8 @@ const mode = process.env.BENCH_MODE ?? 'ours';
 const maxInFlight = process.env.BENCH_MAX_IN_FLIGHT ?? '64mb';
 const app = express();
 let requests = 0;
+/** The pool of `ours`, for its stats in the `held` report. */
+let ourPool: InstanceType<typeof BufferPool> | undefined;
 
 type RawRequest = IncomingMessage & { rawBody?: Buffer; body?: unknown };
 
@@ -47,6 +49,7 @@ if (mode === 'floor') {
   });
 } else if (mode === 'ours') {
   const pool = new BufferPool({ maxInFlight, maxRetained: '32mb' });
+  ourPool = pool;
   app.post('/', rereadableBody({ limit: '2mb', pool }), function ours(_req, res) {
     const body = res.locals.body;
     answer(res, body?.json(), body?.length ?? 0);
@@ -115,6 +118,17 @@ process.on('message', function onMessage(msg: string): void {
     peakRss = process.memoryUsage().rss;
     startRss = peakRss;
     last = process.memoryUsage().heapUsed + process.memoryUsage().external;
+  } else if (msg === 'held') {
+    // What the process holds right now, after a full collection: heap + external
+    // (ArrayBuffers and Buffers are external), RSS, and the pool's own account.
+    globalThis.gc?.();
+    const m = process.memoryUsage();
+    process.send?.({
+      held: m.heapUsed + m.external,
+      rss: m.rss,
+      pool: ourPool?.stats() ?? null,
+      budget: ourPool?.maxInFlight ?? null,
+    });
   } else if (msg === 'stop') {
     sample();
     const cpu = process.cpuUsage(cpuAtStart);

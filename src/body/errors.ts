@@ -9,6 +9,46 @@ export function tooLarge(limit: number, received: number, length?: number): Http
   });
 }
 
+/**
+ * 413 `entity.too.large` for bytes on the wire: more than `wireLimit`
+ * (compressed) bytes arrived, or were announced. Same `type` and `code` as
+ * the decoded limit (handlers that check `entity.too.large` keep working);
+ * told apart by `encoding` (the body's `Content-Encoding`, only set here)
+ * and by `limit` being the `wireLimit`.
+ */
+export function wireTooLarge(
+  wireLimit: number,
+  received: number,
+  encoding: string,
+  length?: number,
+): HttpError {
+  return new HttpError(
+    413,
+    'entity.too.large',
+    `request entity too large: more than ${wireLimit} bytes on the wire`,
+    {
+      limit: wireLimit,
+      received,
+      encoding,
+      ...(length === undefined ? {} : { length, expected: length }),
+    },
+  );
+}
+
+/** Whether `err` is a {@link wireTooLarge} raised after the wire bytes passed the bound (not from the announced length). */
+export function isWireOverrun(err: {
+  type?: string;
+  encoding?: string;
+  limit?: number;
+  received?: number;
+}): boolean {
+  return (
+    err.type === 'entity.too.large' &&
+    err.encoding !== undefined &&
+    (err.received ?? 0) > (err.limit ?? Number.POSITIVE_INFINITY)
+  );
+}
+
 /** 400 `request.size.invalid`: the body did not match its Content-Length. */
 export function sizeInvalid(expected: number, received: number): HttpError {
   return new HttpError(400, 'request.size.invalid', 'request size did not match content length', {

@@ -12,8 +12,9 @@ import { booleanOption, functionOption, numberOption, readOptions } from '../cor
 import { shareShape } from '../core/shape';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseBytes, parseDuration } from '../core/units';
-import { encodingUnsupported, tooLarge } from './errors';
+import { encodingUnsupported, isWireOverrun, tooLarge, wireTooLarge } from './errors';
 import './locals';
+import { leasePeak, showBytes } from './budget';
 import { hasBody, type TypeOption, typePredicate } from './media';
 import { BufferPool } from './pool';
 import { type ReadResult, readBody } from './reader';
@@ -33,6 +34,13 @@ export interface RereadableBodyOptions {
   type?: TypeOption;
   /** Called with the exact bytes before `next()`; a throw is a 403 `entity.verify.failed`, as body-parser. */
   verify?: (req: IncomingMessage, res: ServerResponse, buf: Buffer) => void;
+  /**
+   * Most bytes on the wire (compressed bytes, before inflation); past it a
+   * 413 `entity.too.large` with `encoding` set, and the request is no longer
+   * read. Default: `limit` + 1/1024 of it + 1 KiB, what any encoder needs at
+   * most for a body of `limit` decoded bytes (incompressible data included).
+   */
+  wireLimit?: number | string;
   /** Inflate gzip/deflate/br bodies; when false they are a 415. Default `true`. */
   inflate?: boolean;
   /** Largest inflated/compressed ratio accepted (zip-bomb guard). Default `100`. */
@@ -70,6 +78,7 @@ export type RereadableBodyMiddleware = RequestHandler & {
 
 interface Config {
   readonly limit: number;
+  readonly wireLimit: number;
   readonly maxInflationRatio: number;
   readonly inflate: boolean;
   readonly drainLimit: number;
@@ -122,6 +131,7 @@ export function rereadableBody(options?: RereadableBodyOptions): RereadableBodyM
 function readConfig(options: RereadableBodyOptions | undefined): Config {
   const o = readOptions(options, 'rereadableBody', [
     'limit',
+    'wireLimit',
     'type',
     'verify',
     'inflate',
@@ -134,14 +144,18 @@ function readConfig(options: RereadableBodyOptions | undefined): Config {
   const limit = parseBytes(o.limit ?? '1mb', 'limit');
   if (o.pool !== undefined && !(o.pool instanceof BufferPool))
     throw new TypeError('option pool must be a BufferPool');
+  const pool = o.pool ?? defaultPool(limit);
+  if (o.pool !== undefined) checkBudget(o.pool, limit);
   return Object.freeze({
     limit,
+    wireLimit:
+      o.wireLimit === undefined ? defaultWireLimit(limit) : parseBytes(o.wireLimit, 'wireLimit'),
     maxInflationRatio: numberOption(o.maxInflationRatio, 'maxInflationRatio', 100, 1, false),
     inflate: booleanOption(o.inflate, 'inflate', true),
     drainLimit: parseBytes(o.drainLimit ?? '1mb', 'drainLimit'),
     timeout: durationOrOff(o.timeout, 'timeout', '30s'),
     streamTimeout: durationOrOff(o.streamTimeout, 'streamTimeout', '30s'),
-    pool: o.pool ?? new BufferPool({ maxClass: Math.max(limit, 1024) }),
+    pool,
     matches: typePredicate(o.type),
     verify: functionOption(o.verify, 'verify'),
   });
@@ -188,6 +202,10 @@ function handle(
   const expected = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (encoding === 'identity' && expected !== undefined && expected > config.limit) {
     fail(config, req, res, next, tooLarge(config.limit, 0, expected));
+    return;
+  }
+  if (expected !== undefined && expected > config.wireLimit) {
+    fail(config, req, res, next, wireTooLarge(config.wireLimit, 0, encoding, expected));
     return;
   }
   // The replay takes the stream over when the read ends: Node must not
@@ -325,10 +343,17 @@ function fail(
   next: NextFunction,
   err: unknown,
 ): void {
-  const e = err as { status?: number; type?: string };
+  const e = err as {
+    status?: number;
+    type?: string;
+    encoding?: string;
+    limit?: number;
+    received?: number;
+  };
   publishError({ status: e.status ?? 500, type: e.type ?? 'unknown' });
   if (!req.complete && !req.destroyed) {
-    if (e.type === 'request.timeout') stopReading(req, res, config.timeout);
+    // A stalled client, or one that sent more than wireLimit: answered, then no longer read.
+    if (e.type === 'request.timeout' || isWireOverrun(e)) stopReading(req, res, config.timeout);
     else boundDrain(req, res, config);
   }
   next(err);
@@ -339,12 +364,15 @@ function boundDrain(req: IncomingMessage, res: ServerResponse, config: Config): 
   function countDrained(chunk: Buffer): void {
     drained += chunk.length;
     if (drained > config.drainLimit) {
-      req.removeListener('data', countDrained);
+      // Our own listeners first: stopReading() must see only the readers still there.
+      stopCounting();
       stopReading(req, res, config.timeout);
     }
   }
   function stopCounting(): void {
     req.removeListener('data', countDrained);
+    req.removeListener('end', stopCounting);
+    req.removeListener('close', stopCounting);
   }
   req.on('data', countDrained);
   req.once('end', stopCounting);
@@ -375,6 +403,10 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   // reading (draining) gets 'end' now; one still to come (Express defers its
   // final handler) gets it when it resumes the request.
   const reading = req.listenerCount('data') > 0 || req.listenerCount('end') > 0;
+  // Ending an incomplete request would auto-destroy it, and Node then destroys
+  // the socket: an answer still to be written (finalhandler writes a turn after
+  // 'end') would never reach the client.
+  keepAlive(req);
   req.pause();
   req.push(null);
   if (reading) req.resume();
@@ -387,6 +419,43 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   onResponseDone(res, function answered(): void {
     clearTimeout(timer);
   });
+}
+
+/**
+ * The default `wireLimit`: a body of `limit` decoded bytes needs at most
+ * this many compressed bytes from any encoder, even for incompressible data
+ * (deflate's stored blocks add 5 bytes per 64 KiB, gzip 18 bytes of header
+ * and trailer, brotli a few bytes per meta-block), with room for a short
+ * gzip file name or comment.
+ */
+function defaultWireLimit(limit: number): number {
+  return limit + Math.ceil(limit / 1024) + 1024;
+}
+
+/** The default pool's budget when `limit` does not ask for more: 64 MiB. */
+const DEFAULT_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
+ * The middleware's own pool: classes up to `limit`, and a budget of at
+ * least what one body of `limit` bytes holds while its lease grows, so a
+ * large `limit` is never a 503 on an idle server.
+ */
+function defaultPool(limit: number): BufferPool {
+  const maxClass = Math.max(limit, 1024);
+  const peak = leasePeak(new BufferPool({ maxClass, maxInFlight: 0 }), limit);
+  return new BufferPool({ maxClass, maxInFlight: Math.max(DEFAULT_IN_FLIGHT, peak) });
+}
+
+/** A user's pool must fit one body of `limit` bytes, else every large body would be a 503. */
+function checkBudget(pool: BufferPool, limit: number): void {
+  const peak = leasePeak(pool, limit);
+  if (pool.maxInFlight < peak) {
+    throw new TypeError(
+      `option limit (${showBytes(limit)}) needs a pool with maxInFlight >= ${showBytes(peak)} ` +
+        `(a body of limit bytes briefly holds two size classes while its lease grows); ` +
+        `option pool.maxInFlight is ${showBytes(pool.maxInFlight)}`,
+    );
+  }
 }
 
 /** A duration option that `false` or `0` switches off (returned as 0). */

@@ -153,7 +153,8 @@ export class BufferPool {
   private readonly minClass: number;
   private readonly maxClass: number;
   private readonly maxRetained: number;
-  private readonly maxInFlight: number;
+  /** Budget on leased bytes across all requests (the `maxInFlight` option, in bytes). */
+  readonly maxInFlight: number;
   private readonly poison: boolean;
   private readonly retryAfter: number;
   private readonly free = new Map<number, ArrayBuffer[]>();

@@ -2,12 +2,22 @@ import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { HttpError } from '../core/errors';
-import { aborted, inflateFailed, ratioExceeded, sizeInvalid, timedOut, tooLarge } from './errors';
+import {
+  aborted,
+  inflateFailed,
+  ratioExceeded,
+  sizeInvalid,
+  timedOut,
+  tooLarge,
+  wireTooLarge,
+} from './errors';
 import type { BufferPool, Lease } from './pool';
 
 /** What the reader needs from the middleware's config. */
 export interface ReadLimits {
   limit: number;
+  /** Most bytes on the wire (compressed, before inflation). */
+  wireLimit: number;
   maxInflationRatio: number;
   /** Most milliseconds without a body byte before a 408; `0`: no bound. */
   timeout: number;
@@ -23,10 +33,11 @@ export interface ReadResult {
 /** Bytes of inflated output a body may produce before the ratio guard applies. */
 const RATIO_GRACE = 64 * 1024;
 /** First lease for a body of unknown length. */
-const UNKNOWN_START = 16 * 1024;
+export const UNKNOWN_START = 16 * 1024;
 /**
- * Most bytes leased before any byte arrived, whatever the Content-Length
- * announces: a client that sends headers only must not hold the budget.
+ * Most bytes leased with the first byte, whatever the Content-Length
+ * announces: a client that sends a few bytes must not hold the budget.
+ * (Nothing is leased before the first byte.)
  */
 export const FIRST_LEASE = 64 * 1024;
 
@@ -45,14 +56,10 @@ export function readBody(
   done: (err: HttpError | null, result?: ReadResult) => void,
 ): void {
   const identity = encoding === 'identity';
-  let lease: Lease;
-  try {
-    lease = pool.lease(firstLease(identity, expected, limits.limit));
-  } catch (err) {
-    done(err as HttpError);
-    return;
-  }
-  let bytes = new Uint8Array(lease.memory);
+  // Nothing is leased before the first byte: a client that sends headers
+  // only holds no pooled memory.
+  let lease: Lease | undefined;
+  let bytes = new Uint8Array(0);
   let length = 0;
   let received = 0;
   let finished = false;
@@ -75,9 +82,18 @@ export function readBody(
       if (err !== null) inflater.destroy();
     }
     if (err !== null) {
-      lease.release();
+      lease?.release();
       done(err);
       return;
+    }
+    if (lease === undefined) {
+      // An empty body still gets a (smallest) lease: the body and its replay need one.
+      try {
+        lease = pool.lease(0);
+      } catch (leaseErr) {
+        done(leaseErr as HttpError);
+        return;
+      }
     }
     done(null, { lease, length, received });
   }
@@ -88,10 +104,14 @@ export function readBody(
       finish(tooLarge(limits.limit, next, expected));
       return;
     }
-    if (next > lease.capacity) {
+    if (lease === undefined || next > lease.capacity) {
       let grown: Lease;
       try {
-        grown = pool.lease(growTo(next, lease.capacity, identity ? expected : undefined, limits));
+        grown = pool.lease(
+          lease === undefined
+            ? Math.max(next, firstLease(identity, expected, limits.limit))
+            : growTo(next, lease.capacity, identity ? expected : undefined, limits),
+        );
       } catch (err) {
         finish(err as HttpError);
         return;
@@ -99,7 +119,7 @@ export function readBody(
       const target = new Uint8Array(grown.memory);
       target.set(bytes.subarray(0, length));
       grown.used = length;
-      lease.release();
+      lease?.release();
       lease = grown;
       bytes = target;
     }
@@ -115,6 +135,17 @@ export function readBody(
   function onWire(chunk: Buffer): void {
     timer?.refresh();
     received += chunk.length;
+    // A compressed body can grow without decoding to anything (a gzip
+    // FCOMMENT that never ends): the decoded limit alone never trips. An
+    // identity body's wire bytes are its bytes: `limit` answers it, unless
+    // wireLimit is the tighter bound.
+    if (
+      received > limits.wireLimit &&
+      (inflater !== undefined || limits.wireLimit < limits.limit)
+    ) {
+      finish(wireTooLarge(limits.wireLimit, received, encoding, expected));
+      return;
+    }
     if (inflater === undefined) {
       append(chunk);
       return;
@@ -169,7 +200,7 @@ export function readBody(
   req.on('close', onClose);
 }
 
-/** The first lease: what the body will need as far as is known, at most {@link FIRST_LEASE}. */
+/** The first lease, taken with the first byte: what the body will need as far as is known, at most {@link FIRST_LEASE}. */
 function firstLease(identity: boolean, expected: number | undefined, limit: number): number {
   if (identity && expected !== undefined) return Math.min(expected, FIRST_LEASE);
   return Math.min(limit, UNKNOWN_START);

@@ -57,9 +57,13 @@ function arm(
   again: boolean,
 ): void {
   const old = req._readableState;
-  // Pipes of the consumer that just finished: let them remove their listeners now.
+  // Pipes of the consumer that just finished: their own 'end' handler (which
+  // ends the destination) still has to run in this emit, so their listeners
+  // are removed a tick later, before the new pass can push anything (it
+  // starts in setImmediate at the earliest). Not req.unpipe(): that works on
+  // req's current state, which is the new one by then.
   if (old.pipes !== undefined && old.pipes.length > 0)
-    for (const dest of [...old.pipes]) req.unpipe(dest);
+    process.nextTick(unpipeAll, req, [...old.pipes]);
   const State = old.constructor;
   req._readableState = new State(
     { highWaterMark: old.highWaterMark, autoDestroy: false, emitClose: old.emitClose },
@@ -81,7 +85,10 @@ function arm(
   }
   function passEnded(): void {
     letGo();
-    process.nextTick(rearm, req, body, replay);
+    // Synchronously, and first among the 'end' listeners (prepended): a
+    // consumer's own 'end' handler may call next() at once (raw-body does),
+    // and a `for await (const c of req)` there must find req readable again.
+    rearm(req, body, replay);
   }
   function pushNext(): void {
     if (!holding) {
@@ -93,7 +100,7 @@ function arm(
       holding = true;
       replay.letGo = letGo;
       // Listeners only once someone reads: most requests are never re-read.
-      req.on('end', passEnded);
+      req.prependListener('end', passEnded);
       req.on('close', letGo);
     }
     if (offset >= body.length) {
@@ -140,6 +147,11 @@ function hasConsumer(req: ReplayableRequest): boolean {
     req.listenerCount('readable') > 0 ||
     (req._readableState.pipes?.length ?? 0) > 0
   );
+}
+
+/** What `Readable.prototype.unpipe` tells each destination: its pipe removes its listeners. */
+function unpipeAll(req: ReplayableRequest, dests: Writable[]): void {
+  for (const dest of dests) dest.emit('unpipe', req, { hasUnpiped: false });
 }
 
 function rearm(req: ReplayableRequest, body: RereadableBody, replay: ReplayState): void {
