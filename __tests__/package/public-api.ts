@@ -18,6 +18,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
   ],
   'streamguard/sse': [
     'MemoryReplayLog',
+    'NO_RECONNECT_ID',
     'NdjsonStream',
     'RedisStreamLog',
     'SseStream',

@@ -4,6 +4,7 @@ import { ensureLocals, LOCALS } from '../core/locals';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { readLastEventId } from './last-event-id';
 import { NdjsonStream } from './ndjson-stream';
+import { NO_RECONNECT_ID, refuseReconnect } from './no-reconnect';
 import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './options';
 import { SseStream } from './sse-stream';
 
@@ -34,7 +35,10 @@ function startResponse(req: IncomingMessage, res: ServerResponse, contentType: s
  * flushes the headers at once, puts an {@link SseStream} on
  * `res.locals.sse` and calls `next()`. The stream's signal is wired to the
  * response before anything else runs. A malformed `Last-Event-ID` is a 400
- * `sse.last.event.id.invalid` (before any header goes out).
+ * `sse.last.event.id.invalid` (before any header goes out). A reconnect
+ * whose `Last-Event-ID` is {@link NO_RECONNECT_ID} (left by
+ * `stream.close({ reconnect: false })`) is answered `204 No Content` and the
+ * route does not run: the client stops reconnecting.
  *
  * @example
  * app.get('/events', sse({ heartbeat: '15s', maxBufferedBytes: '64kb' }), (req, res) => {
@@ -53,6 +57,11 @@ export function sse(options?: SseOptions): RequestHandler {
     const lastEventId = readLastEventId(req, config.maxLastEventIdLength);
     if (lastEventId instanceof HttpError) {
       next(lastEventId);
+      return;
+    }
+    // The stream told this client to stop (`close({ reconnect: false })`): 204 ends its retries.
+    if (lastEventId === NO_RECONNECT_ID) {
+      refuseReconnect(res);
       return;
     }
     startResponse(req, res, 'text/event-stream; charset=utf-8');

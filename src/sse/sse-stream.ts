@@ -2,8 +2,26 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError, type ErrorFrame } from '../core/errors';
 import { registerStreamFailure } from '../core/stream-failure';
 import { type SseEvent, serializeComment, serializeEvent } from './framing';
+import { NO_RECONNECT_FRAME } from './no-reconnect';
 import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
+
+/**
+ * Options of {@link SseStream.close}.
+ *
+ * @example
+ * stream.close({ reconnect: false });
+ */
+export interface SseCloseOptions {
+  /**
+   * `false`: tell the client not to reconnect. The stream's last frame sets
+   * the client's last event id to {@link NO_RECONNECT_ID}; the client's
+   * reconnect (after its `retry` delay) is answered `204 No Content` by
+   * `sse()`, which makes an `EventSource` stop for good. Default `true`
+   * (the client reconnects, as after any end of the response).
+   */
+  reconnect?: boolean;
+}
 
 /**
  * A server-sent event stream on one response (`res.locals.sse`). Every
@@ -83,6 +101,23 @@ export class SseStream extends StreamWriter {
           : mapped,
       );
     });
+  }
+
+  /**
+   * Ends the stream gracefully: whatever was accepted is written, then the
+   * response ends; the signal aborts with reason `closed`. Idempotent. With
+   * `{ reconnect: false }` the client is told to stop reconnecting (see
+   * {@link SseCloseOptions}).
+   *
+   * @example
+   * await stream.send({ event: 'done', data: result });
+   * stream.close({ reconnect: false });
+   */
+  override close(options?: SseCloseOptions): void {
+    const reconnect = options?.reconnect;
+    if (reconnect !== undefined && typeof reconnect !== 'boolean')
+      throw new TypeError('option reconnect must be a boolean');
+    this.endGracefully('closed', reconnect === false ? NO_RECONNECT_FRAME : undefined);
   }
 
   /**
