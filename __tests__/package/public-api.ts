@@ -28,10 +28,12 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'isAbortError',
     'lines',
     'ndjson',
+    'ndjsonOf',
     'serializeComment',
     'serializeEvent',
     'serializeNdjson',
     'sse',
+    'sseOf',
   ],
   'streamguard/tee': ['DEFAULT_REDACT', 'responseTee'],
   'streamguard/body': [

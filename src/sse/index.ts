@@ -17,6 +17,7 @@ export {
 } from './channel';
 export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing';
 export { type Line, type LinesOptions, lines } from './lines';
+export { ndjsonOf, sseOf } from './locals';
 export { MemoryReplayLog, type MemoryReplayLogOptions } from './memory-replay-log';
 export { ndjson, sse } from './middleware';
 export { NdjsonStream } from './ndjson-stream';

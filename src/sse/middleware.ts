@@ -33,7 +33,7 @@ function startResponse(req: IncomingMessage, res: ServerResponse, contentType: s
  * charset=utf-8`, `Cache-Control: no-cache, no-transform`,
  * `X-Accel-Buffering: no` (and `Connection: keep-alive` on HTTP/1.1),
  * flushes the headers at once, puts an {@link SseStream} on
- * `res.locals.sse` and calls `next()`. The stream's signal is wired to the
+ * `res.locals.sse` (read it typed with {@link sseOf}) and calls `next()`. The stream's signal is wired to the
  * response before anything else runs. A malformed `Last-Event-ID` is a 400
  * `sse.last.event.id.invalid` (before any header goes out). A reconnect
  * whose `Last-Event-ID` is {@link NO_RECONNECT_ID} (left by
@@ -42,7 +42,7 @@ function startResponse(req: IncomingMessage, res: ServerResponse, contentType: s
  *
  * @example
  * app.get('/events', sse({ heartbeat: '15s', maxBufferedBytes: '64kb' }), (req, res) => {
- *   const stream = res.locals.sse as SseStream;
+ *   const stream = sseOf(res);
  *   const timer = setInterval(() => stream.send({ data: Date.now() }), 1000);
  *   stream.signal.addEventListener('abort', () => clearInterval(timer));
  * });
@@ -75,13 +75,14 @@ export function sse(options?: SseOptions): RequestHandler {
 /**
  * The same writer for newline-delimited JSON: `Content-Type:
  * application/x-ndjson`, one JSON document per line, an
- * {@link NdjsonStream} on `res.locals.sse` with the same budget,
+ * {@link NdjsonStream} on `res.locals.ndjson` (read it typed with
+ * {@link ndjsonOf}) with the same budget,
  * backpressure, deadline and signal. No heartbeat unless asked (it is an
  * empty line, which most NDJSON readers skip).
  *
  * @example
  * app.get('/export', ndjson({ writeTimeout: '10s' }), async (req, res) => {
- *   const stream = res.locals.sse as NdjsonStream;
+ *   const stream = ndjsonOf(res);
  *   await stream.pipe(db.cursor());
  *   stream.close();
  * });
@@ -94,7 +95,11 @@ export function ndjson(options?: StreamOptions): RequestHandler {
       return;
     }
     startResponse(req, res, 'application/x-ndjson; charset=utf-8');
-    ensureLocals(res)[LOCALS.sse] = new NdjsonStream(req, res, config);
+    const stream = new NdjsonStream(req, res, config);
+    const locals = ensureLocals(res);
+    locals[LOCALS.ndjson] = stream;
+    // Deprecated alias (0.1.0 put both streams on res.locals.sse); untyped, removed before 1.0.
+    locals[LOCALS.sse] = stream;
     next();
   };
 }

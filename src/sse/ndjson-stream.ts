@@ -6,13 +6,13 @@ import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
 
 /**
- * A newline-delimited JSON stream on one response (`res.locals.sse`, set by
- * `ndjson()`): one JSON document per line, with the same budget,
+ * A newline-delimited JSON stream on one response (`res.locals.ndjson`, set by
+ * `ndjson()`; {@link ndjsonOf} reads it typed): one JSON document per line, with the same budget,
  * backpressure, deadline and signal as {@link SseStream}.
  *
  * @example
  * app.get('/rows', ndjson(), async (req, res) => {
- *   const stream = res.locals.sse as NdjsonStream;
+ *   const stream = ndjsonOf(res);
  *   for await (const row of db.rows({ signal: stream.signal })) await stream.send(row);
  *   stream.close();
  * });

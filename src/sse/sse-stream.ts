@@ -24,14 +24,15 @@ export interface SseCloseOptions {
 }
 
 /**
- * A server-sent event stream on one response (`res.locals.sse`). Every
+ * A server-sent event stream on one response (`res.locals.sse`;
+ * {@link sseOf} reads it typed). Every
  * `send` is one `res.write`, gated by the byte budget and backpressure; the
  * `signal` aborts when the client goes, on `close()`, on shutdown or when a
  * write stalls past `writeTimeout`.
  *
  * @example
  * app.get('/events', sse(), async (req, res) => {
- *   const stream = res.locals.sse!;
+ *   const stream = sseOf(res);
  *   while (!stream.signal.aborted) {
  *     await stream.send({ event: 'tick', data: { at: Date.now() } });
  *     await setTimeout(1000, undefined, { signal: stream.signal }).catch(() => {});
