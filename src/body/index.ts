@@ -8,6 +8,7 @@
  */
 import './locals';
 
+export type { BodyErrorMessage, BodyPoolMessage, BodyReadMessage } from '../core/instrument';
 export type { TypeOption } from './media';
 export {
   type RereadableBodyMiddleware,

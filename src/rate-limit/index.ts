@@ -7,6 +7,7 @@
  */
 import './locals';
 
+export type { RateLimitDecisionMessage, RateLimitStoreErrorMessage } from '../core/instrument';
 export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis';
 export { RedisUnavailableError } from './breaker';
 export type { HeaderStyle } from './headers';

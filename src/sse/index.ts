@@ -7,6 +7,12 @@
  */
 import './locals';
 
+export type {
+  SseBlockedMessage,
+  SseCloseMessage,
+  SseDropMessage,
+  SseOpenMessage,
+} from '../core/instrument';
 export { type CloseReason, isAbortError, StreamAbortError } from './abort';
 export {
   type Channel,
