@@ -20,7 +20,11 @@ import { StreamWriter, type WriterConfig } from './writer';
 export class NdjsonStream extends StreamWriter {
   constructor(req: IncomingMessage, res: ServerResponse, config: WriterConfig) {
     super(req, res, config);
-    registerStreamFailure(res, this.endWithFrame.bind(this));
+    // A closure, not a private method: see SseStream's constructor.
+    const self = this;
+    registerStreamFailure(res, function endWithFrame(frame: ErrorFrame): void {
+      self.endGracefully('error', serializeNdjson({ error: frame }));
+    });
   }
 
   /**
@@ -62,11 +66,6 @@ export class NdjsonStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`ndjson stream failed (trace ${this.traceId})`, err);
-    this.endGracefully('error', serializeNdjson({ error: frame }));
-  }
-
-  /** Ends with a last line `{"error": frame}` (already described and logged by the caller); reason `error`. */
-  private endWithFrame(frame: ErrorFrame): void {
     this.endGracefully('error', serializeNdjson({ error: frame }));
   }
 }

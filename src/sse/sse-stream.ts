@@ -51,7 +51,12 @@ export class SseStream extends StreamWriter {
   ) {
     super(req, res, config);
     this.lastEventId = lastEventId;
-    registerStreamFailure(res, this.endWithFrame.bind(this));
+    // A closure, not a private method: a private member of its own would make
+    // `res.locals.sse as NdjsonStream` (0.1.0 code) a compile error.
+    const self = this;
+    registerStreamFailure(res, function endWithFrame(frame: ErrorFrame): void {
+      self.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
+    });
   }
 
   /**
@@ -133,11 +138,6 @@ export class SseStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`sse stream failed (trace ${this.traceId})`, err);
-    this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
-  }
-
-  /** Ends with an `error` event carrying `frame` (already described and logged by the caller); reason `error`. */
-  private endWithFrame(frame: ErrorFrame): void {
     this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
   }
 }
