@@ -65,7 +65,7 @@ export function sse(options?: SseOptions): RequestHandler {
       return;
     }
     startResponse(req, res, 'text/event-stream; charset=utf-8');
-    const stream = new SseStream(req, res, config.writer, lastEventId);
+    const stream = new SseStream(req, res, config.writer, lastEventId, config.errorEvent);
     ensureLocals(res)[LOCALS.sse] = stream;
     if (config.retry !== undefined) stream.send({ retry: config.retry });
     next();

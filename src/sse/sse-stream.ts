@@ -42,20 +42,24 @@ export interface SseCloseOptions {
 export class SseStream extends StreamWriter {
   /** The client's `Last-Event-ID` header (or `lastEventId` query parameter), validated; `undefined` when absent. */
   readonly lastEventId: string | undefined;
+  /** The event name that carries an ErrorFrame on `fail()` (the `errorEvent` option; default `'error'`). */
+  readonly errorEvent: string;
 
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
     config: WriterConfig,
     lastEventId: string | undefined,
+    errorEvent = 'error',
   ) {
     super(req, res, config);
     this.lastEventId = lastEventId;
+    this.errorEvent = errorEvent;
     // A closure, not a private method: a private member of its own would make
     // `res.locals.sse as NdjsonStream` (0.1.0 code) a compile error.
     const self = this;
     registerStreamFailure(res, function endWithFrame(frame: ErrorFrame): void {
-      self.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
+      self.endGracefully('error', serializeEvent({ event: self.errorEvent, data: frame }));
     });
   }
 
@@ -127,7 +131,8 @@ export class SseStream extends StreamWriter {
   }
 
   /**
-   * Ends the stream with an `error` event carrying an ErrorFrame
+   * Ends the stream with an `error` event (named by the `errorEvent`
+   * option) carrying an ErrorFrame
    * (`{ code, message, trace_id }`, 5xx messages hidden), then closes it
    * (reason `error`). For failures after the headers are out.
    *
@@ -138,6 +143,6 @@ export class SseStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`sse stream failed (trace ${this.traceId})`, err);
-    this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
+    this.endGracefully('error', serializeEvent({ event: this.errorEvent, data: frame }));
   }
 }
