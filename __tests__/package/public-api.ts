@@ -15,6 +15,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'RedisUnavailableError',
     'ipKey',
     'rateLimit',
+    'rateLimitOf',
   ],
   'streamguard/sse': [
     'MemoryReplayLog',
@@ -35,12 +36,13 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'sse',
     'sseOf',
   ],
-  'streamguard/tee': ['DEFAULT_REDACT', 'responseTee'],
+  'streamguard/tee': ['DEFAULT_REDACT', 'responseTee', 'teeOf'],
   'streamguard/body': [
     'BufferPool',
     'Lease',
     'POISON_BYTE',
     'RereadableBody',
+    'bodyOf',
     'githubVerify',
     'rereadableBody',
     'stripeVerify',

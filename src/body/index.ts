@@ -9,6 +9,7 @@
 import './locals';
 
 export type { BodyErrorMessage, BodyPoolMessage, BodyReadMessage } from '../core/instrument';
+export { bodyOf } from './locals';
 export type { TypeOption } from './media';
 export {
   type RereadableBodyMiddleware,
