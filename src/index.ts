@@ -10,7 +10,12 @@
 
 export * from './batch/index';
 export * from './body/index';
-export { type CallbackErrorMessage, CHANNELS, type ShutdownMessage } from './core/instrument';
+export {
+  type CallbackErrorMessage,
+  CHANNELS,
+  type ChannelMessages,
+  type ShutdownMessage,
+} from './core/instrument';
 export { defaultLogger, type Logger } from './core/logger';
 export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
 export * from './errors/index';

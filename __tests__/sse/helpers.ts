@@ -2,8 +2,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { ensureLocals } from '../../src/core/locals';
-import type { SseStream } from '../../src/sse';
+import { type SseStream, sseOf } from '../../src/sse';
 import type { LoggedEvent } from '../../src/sse/replay-log';
 
 /** A raw SSE/NDJSON client: collects the body text; resolves `until(pred)` when it matches. */
@@ -97,7 +96,7 @@ export function connections(server: import('node:http').Server): Promise<number>
 
 /** The stream `sse()` put on the response. */
 export function streamOf(res: ServerResponse): SseStream {
-  return ensureLocals(res).sse as SseStream;
+  return sseOf(res);
 }
 
 /** Fails the suite if any promise rejection went unhandled while it ran. */

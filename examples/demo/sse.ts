@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lines, type NdjsonStream, ndjson, type SseStream, sse } from '../../src';
+import { lines, ndjson, ndjsonOf, sse, sseOf } from '../../src';
 import type { DemoSection } from './section';
 
 const shutdown = new AbortController();
@@ -33,7 +33,7 @@ export const sseDemo: DemoSection = {
       shutdownSignal: shutdown.signal,
     });
     app.get('/sse/clock', events, async function clock(_req, res) {
-      const stream = res.locals.sse as SseStream;
+      const stream = sseOf(res);
       let id = stream.lastEventId === undefined ? 0 : Number(stream.lastEventId) + 1;
       while (!stream.signal.aborted) {
         await stream.send({
@@ -45,21 +45,21 @@ export const sseDemo: DemoSection = {
       }
     });
     app.get('/sse/log', events, async function tail(_req, res) {
-      const stream = res.locals.sse as SseStream;
+      const stream = sseOf(res);
       await stream.pipe(lines(fakeLog(), { maxLineBytes: 1024 }), {
         event: 'log',
         map: (line) => ({ data: line.truncated ? `${line.text} [truncated]` : line.text }),
       });
     });
     app.get('/sse/fail', events, async function fail(_req, res) {
-      await (res.locals.sse as SseStream).send({ data: 'working…' });
+      await sseOf(res).send({ data: 'working…' });
       throw new Error('the upstream vanished (this message is not exposed)');
     });
     app.get(
       '/ndjson/rows',
       ndjson({ shutdownSignal: shutdown.signal }),
       async function rows(_req, res) {
-        const stream = res.locals.sse as NdjsonStream;
+        const stream = ndjsonOf(res);
         async function* table() {
           for (let id = 1; id <= 5; id++) {
             yield { id, name: `row ${id}` };

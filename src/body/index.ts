@@ -8,6 +8,8 @@
  */
 import './locals';
 
+export type { BodyErrorMessage, BodyPoolMessage, BodyReadMessage } from '../core/instrument';
+export { bodyOf } from './locals';
 export type { TypeOption } from './media';
 export {
   type RereadableBodyMiddleware,

@@ -208,6 +208,31 @@ export interface BatchFlushMessage {
 }
 
 /**
+ * The message type published on each channel, by channel name: what a
+ * subscriber receives. Every name in {@link CHANNELS} has an entry.
+ *
+ * @example
+ * diagnostics.subscribe(CHANNELS.sseClose, (message) => {
+ *   const { reason, durationMs } = message as ChannelMessages[typeof CHANNELS.sseClose];
+ * });
+ */
+export interface ChannelMessages {
+  'streamguard:core:callback-error': CallbackErrorMessage;
+  'streamguard:core:shutdown': ShutdownMessage;
+  'streamguard:body:read': BodyReadMessage;
+  'streamguard:body:error': BodyErrorMessage;
+  'streamguard:body:pool': BodyPoolMessage;
+  'streamguard:tee:capture': TeeCaptureMessage;
+  'streamguard:sse:open': SseOpenMessage;
+  'streamguard:sse:close': SseCloseMessage;
+  'streamguard:sse:blocked': SseBlockedMessage;
+  'streamguard:sse:drop': SseDropMessage;
+  'streamguard:rate-limit:decision': RateLimitDecisionMessage;
+  'streamguard:rate-limit:store-error': RateLimitStoreErrorMessage;
+  'streamguard:batch:flush': BatchFlushMessage;
+}
+
+/**
  * A publish function for one channel. `active` tells whether anyone
  * subscribes, so a hot path builds its message only then.
  *

@@ -12,6 +12,7 @@ export const LOCALS = {
   body: 'body',
   tee: 'tee',
   sse: 'sse',
+  ndjson: 'ndjson',
   rateLimit: 'rateLimit',
 } as const;
 

@@ -7,11 +7,12 @@
  */
 import './locals';
 
+export type { RateLimitDecisionMessage, RateLimitStoreErrorMessage } from '../core/instrument';
 export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis';
 export { RedisUnavailableError } from './breaker';
 export type { HeaderStyle } from './headers';
 export { ipKey } from './ip';
-export type { RateLimitInfo } from './locals';
+export { type RateLimitInfo, rateLimitOf } from './locals';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
 export type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
 export {

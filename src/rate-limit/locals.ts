@@ -1,3 +1,6 @@
+import type { ServerResponse } from 'node:http';
+import { ensureLocals, LOCALS } from '../core/locals';
+
 /**
  * `res.locals.rateLimit`: the decision for this request.
  *
@@ -23,6 +26,18 @@ export interface RateLimitInfo {
   blockedUntil: number;
   /** The decision came from the fallback store because the main store failed. */
   fallback: boolean;
+}
+
+/**
+ * The decision `rateLimit()` made for this request, typed, on Express,
+ * Connect and plain `node:http` alike; `undefined` when no limiter counted
+ * it (not mounted, or `skip` returned true).
+ *
+ * @example
+ * res.setHeader('X-Left', String(rateLimitOf(res)?.remaining ?? ''));
+ */
+export function rateLimitOf(res: ServerResponse): RateLimitInfo | undefined {
+  return (ensureLocals(res)[LOCALS.rateLimit] as RateLimitInfo | undefined) ?? undefined;
 }
 
 declare global {

@@ -7,6 +7,12 @@
  */
 import './locals';
 
+export type {
+  SseBlockedMessage,
+  SseCloseMessage,
+  SseDropMessage,
+  SseOpenMessage,
+} from '../core/instrument';
 export { type CloseReason, isAbortError, StreamAbortError } from './abort';
 export {
   type Channel,
@@ -23,6 +29,7 @@ export {
 } from './channels';
 export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing';
 export { type Line, type LinesOptions, lines } from './lines';
+export { ndjsonOf, sseOf } from './locals';
 export {
   MemoryReplayLog,
   type MemoryReplayLogOptions,
@@ -30,6 +37,7 @@ export {
 } from './memory-replay-log';
 export { ndjson, sse } from './middleware';
 export { NdjsonStream } from './ndjson-stream';
+export { NO_RECONNECT_ID } from './no-reconnect';
 export type { SseOptions, StreamOptions } from './options';
 export type { PipeOptions, PipeSource } from './pipe';
 export {
@@ -39,5 +47,5 @@ export {
   type RedisStreamLogsOptions,
 } from './redis-stream-log';
 export type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
-export { SseStream } from './sse-stream';
+export { type SseCloseOptions, SseStream } from './sse-stream';
 export { type OverflowPolicy, type StreamStats, StreamWriter } from './writer';

@@ -4,6 +4,7 @@ import { ensureLocals, LOCALS } from '../core/locals';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { readLastEventId } from './last-event-id';
 import { NdjsonStream } from './ndjson-stream';
+import { NO_RECONNECT_ID, refuseReconnect } from './no-reconnect';
 import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './options';
 import { SseStream } from './sse-stream';
 
@@ -32,13 +33,16 @@ function startResponse(req: IncomingMessage, res: ServerResponse, contentType: s
  * charset=utf-8`, `Cache-Control: no-cache, no-transform`,
  * `X-Accel-Buffering: no` (and `Connection: keep-alive` on HTTP/1.1),
  * flushes the headers at once, puts an {@link SseStream} on
- * `res.locals.sse` and calls `next()`. The stream's signal is wired to the
+ * `res.locals.sse` (read it typed with {@link sseOf}) and calls `next()`. The stream's signal is wired to the
  * response before anything else runs. A malformed `Last-Event-ID` is a 400
- * `sse.last.event.id.invalid` (before any header goes out).
+ * `sse.last.event.id.invalid` (before any header goes out). A reconnect
+ * whose `Last-Event-ID` is {@link NO_RECONNECT_ID} (left by
+ * `stream.close({ reconnect: false })`) is answered `204 No Content` and the
+ * route does not run: the client stops reconnecting.
  *
  * @example
  * app.get('/events', sse({ heartbeat: '15s', maxBufferedBytes: '64kb' }), (req, res) => {
- *   const stream = res.locals.sse as SseStream;
+ *   const stream = sseOf(res);
  *   const timer = setInterval(() => stream.send({ data: Date.now() }), 1000);
  *   stream.signal.addEventListener('abort', () => clearInterval(timer));
  * });
@@ -55,8 +59,13 @@ export function sse(options?: SseOptions): RequestHandler {
       next(lastEventId);
       return;
     }
+    // The stream told this client to stop (`close({ reconnect: false })`): 204 ends its retries.
+    if (lastEventId === NO_RECONNECT_ID) {
+      refuseReconnect(res);
+      return;
+    }
     startResponse(req, res, 'text/event-stream; charset=utf-8');
-    const stream = new SseStream(req, res, config.writer, lastEventId);
+    const stream = new SseStream(req, res, config.writer, lastEventId, config.errorEvent);
     ensureLocals(res)[LOCALS.sse] = stream;
     if (config.retry !== undefined) stream.send({ retry: config.retry });
     next();
@@ -66,13 +75,14 @@ export function sse(options?: SseOptions): RequestHandler {
 /**
  * The same writer for newline-delimited JSON: `Content-Type:
  * application/x-ndjson`, one JSON document per line, an
- * {@link NdjsonStream} on `res.locals.sse` with the same budget,
+ * {@link NdjsonStream} on `res.locals.ndjson` (read it typed with
+ * {@link ndjsonOf}) with the same budget,
  * backpressure, deadline and signal. No heartbeat unless asked (it is an
  * empty line, which most NDJSON readers skip).
  *
  * @example
  * app.get('/export', ndjson({ writeTimeout: '10s' }), async (req, res) => {
- *   const stream = res.locals.sse as NdjsonStream;
+ *   const stream = ndjsonOf(res);
  *   await stream.pipe(db.cursor());
  *   stream.close();
  * });
@@ -85,7 +95,11 @@ export function ndjson(options?: StreamOptions): RequestHandler {
       return;
     }
     startResponse(req, res, 'application/x-ndjson; charset=utf-8');
-    ensureLocals(res)[LOCALS.sse] = new NdjsonStream(req, res, config);
+    const stream = new NdjsonStream(req, res, config);
+    const locals = ensureLocals(res);
+    locals[LOCALS.ndjson] = stream;
+    // Deprecated alias (0.1.0 put both streams on res.locals.sse); untyped, removed before 1.0.
+    locals[LOCALS.sse] = stream;
     next();
   };
 }

@@ -6,13 +6,13 @@ import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
 
 /**
- * A newline-delimited JSON stream on one response (`res.locals.sse`, set by
- * `ndjson()`): one JSON document per line, with the same budget,
+ * A newline-delimited JSON stream on one response (`res.locals.ndjson`, set by
+ * `ndjson()`; {@link ndjsonOf} reads it typed): one JSON document per line, with the same budget,
  * backpressure, deadline and signal as {@link SseStream}.
  *
  * @example
  * app.get('/rows', ndjson(), async (req, res) => {
- *   const stream = res.locals.sse as NdjsonStream;
+ *   const stream = ndjsonOf(res);
  *   for await (const row of db.rows({ signal: stream.signal })) await stream.send(row);
  *   stream.close();
  * });
@@ -20,7 +20,11 @@ import { StreamWriter, type WriterConfig } from './writer';
 export class NdjsonStream extends StreamWriter {
   constructor(req: IncomingMessage, res: ServerResponse, config: WriterConfig) {
     super(req, res, config);
-    registerStreamFailure(res, this.endWithFrame.bind(this));
+    // A closure, not a private method: see SseStream's constructor.
+    const self = this;
+    registerStreamFailure(res, function endWithFrame(frame: ErrorFrame): void {
+      self.endGracefully('error', serializeNdjson({ error: frame }));
+    });
   }
 
   /**
@@ -62,11 +66,6 @@ export class NdjsonStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`ndjson stream failed (trace ${this.traceId})`, err);
-    this.endGracefully('error', serializeNdjson({ error: frame }));
-  }
-
-  /** Ends with a last line `{"error": frame}` (already described and logged by the caller); reason `error`. */
-  private endWithFrame(frame: ErrorFrame): void {
     this.endGracefully('error', serializeNdjson({ error: frame }));
   }
 }

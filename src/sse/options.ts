@@ -30,6 +30,13 @@ export interface SseOptions extends StreamOptions {
   maxLastEventIdLength?: number;
   /** A `retry:` (milliseconds) sent first thing, telling clients how long to wait before reconnecting. Default none. */
   retry?: number;
+  /**
+   * The event name of the ErrorFrame a failure after the headers sends
+   * (`fail()`, `errorFrames()`). Default `'error'`. `EventSource` fires its
+   * own `error` event for connection problems, so a name of your own
+   * (`'stream-error'`) keeps the two apart in `addEventListener`.
+   */
+  errorEvent?: string;
 }
 
 export const STREAM_KEYS = [
@@ -79,6 +86,7 @@ export interface SseConfig {
   readonly writer: WriterConfig;
   readonly maxLastEventIdLength: number;
   readonly retry: number | undefined;
+  readonly errorEvent: string;
 }
 
 export function sseConfig(options: SseOptions | undefined): SseConfig {
@@ -87,15 +95,22 @@ export function sseConfig(options: SseOptions | undefined): SseConfig {
     'heartbeatComment',
     'maxLastEventIdLength',
     'retry',
+    'errorEvent',
   ]);
   const comment = o.heartbeatComment ?? '';
   if (typeof comment !== 'string' || /[\r\n]/.test(comment))
     throw new TypeError('option heartbeatComment must be a one-line string');
   const heartbeatText = comment === '' ? ':\n\n' : `: ${comment}\n\n`;
+  const errorEvent = o.errorEvent ?? 'error';
+  if (typeof errorEvent !== 'string' || errorEvent === '' || /[\r\n]/.test(errorEvent))
+    throw new TypeError(
+      `option errorEvent must be a non-empty event name without CR or LF, got ${show(errorEvent)}`,
+    );
   return Object.freeze({
     writer: writerConfig(o, 'sse', heartbeatText),
     maxLastEventIdLength: integerOption(o.maxLastEventIdLength, 'maxLastEventIdLength', 256, 0),
     retry: o.retry === undefined ? undefined : integerOption(o.retry, 'retry', 0, 0),
+    errorEvent,
   });
 }
 

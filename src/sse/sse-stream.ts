@@ -2,18 +2,37 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError, type ErrorFrame } from '../core/errors';
 import { registerStreamFailure } from '../core/stream-failure';
 import { type SseEvent, serializeComment, serializeEvent } from './framing';
+import { NO_RECONNECT_FRAME } from './no-reconnect';
 import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
 import { StreamWriter, type WriterConfig } from './writer';
 
 /**
- * A server-sent event stream on one response (`res.locals.sse`). Every
+ * Options of {@link SseStream.close}.
+ *
+ * @example
+ * stream.close({ reconnect: false });
+ */
+export interface SseCloseOptions {
+  /**
+   * `false`: tell the client not to reconnect. The stream's last frame sets
+   * the client's last event id to {@link NO_RECONNECT_ID}; the client's
+   * reconnect (after its `retry` delay) is answered `204 No Content` by
+   * `sse()`, which makes an `EventSource` stop for good. Default `true`
+   * (the client reconnects, as after any end of the response).
+   */
+  reconnect?: boolean;
+}
+
+/**
+ * A server-sent event stream on one response (`res.locals.sse`;
+ * {@link sseOf} reads it typed). Every
  * `send` is one `res.write`, gated by the byte budget and backpressure; the
  * `signal` aborts when the client goes, on `close()`, on shutdown or when a
  * write stalls past `writeTimeout`.
  *
  * @example
  * app.get('/events', sse(), async (req, res) => {
- *   const stream = res.locals.sse!;
+ *   const stream = sseOf(res);
  *   while (!stream.signal.aborted) {
  *     await stream.send({ event: 'tick', data: { at: Date.now() } });
  *     await setTimeout(1000, undefined, { signal: stream.signal }).catch(() => {});
@@ -23,16 +42,25 @@ import { StreamWriter, type WriterConfig } from './writer';
 export class SseStream extends StreamWriter {
   /** The client's `Last-Event-ID` header (or `lastEventId` query parameter), validated; `undefined` when absent. */
   readonly lastEventId: string | undefined;
+  /** The event name that carries an ErrorFrame on `fail()` (the `errorEvent` option; default `'error'`). */
+  readonly errorEvent: string;
 
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
     config: WriterConfig,
     lastEventId: string | undefined,
+    errorEvent = 'error',
   ) {
     super(req, res, config);
     this.lastEventId = lastEventId;
-    registerStreamFailure(res, this.endWithFrame.bind(this));
+    this.errorEvent = errorEvent;
+    // A closure, not a private method: a private member of its own would make
+    // `res.locals.sse as NdjsonStream` (0.1.0 code) a compile error.
+    const self = this;
+    registerStreamFailure(res, function endWithFrame(frame: ErrorFrame): void {
+      self.endGracefully('error', serializeEvent({ event: self.errorEvent, data: frame }));
+    });
   }
 
   /**
@@ -86,7 +114,25 @@ export class SseStream extends StreamWriter {
   }
 
   /**
-   * Ends the stream with an `error` event carrying an ErrorFrame
+   * Ends the stream gracefully: whatever was accepted is written, then the
+   * response ends; the signal aborts with reason `closed`. Idempotent. With
+   * `{ reconnect: false }` the client is told to stop reconnecting (see
+   * {@link SseCloseOptions}).
+   *
+   * @example
+   * await stream.send({ event: 'done', data: result });
+   * stream.close({ reconnect: false });
+   */
+  override close(options?: SseCloseOptions): void {
+    const reconnect = options?.reconnect;
+    if (reconnect !== undefined && typeof reconnect !== 'boolean')
+      throw new TypeError('option reconnect must be a boolean');
+    this.endGracefully('closed', reconnect === false ? NO_RECONNECT_FRAME : undefined);
+  }
+
+  /**
+   * Ends the stream with an `error` event (named by the `errorEvent`
+   * option) carrying an ErrorFrame
    * (`{ code, message, trace_id }`, 5xx messages hidden), then closes it
    * (reason `error`). For failures after the headers are out.
    *
@@ -97,11 +143,6 @@ export class SseStream extends StreamWriter {
     if (this.closed) return;
     const { status, frame } = describeError(err, this.traceId);
     if (status >= 500) this.report(`sse stream failed (trace ${this.traceId})`, err);
-    this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
-  }
-
-  /** Ends with an `error` event carrying `frame` (already described and logged by the caller); reason `error`. */
-  private endWithFrame(frame: ErrorFrame): void {
-    this.endGracefully('error', serializeEvent({ event: 'error', data: frame }));
+    this.endGracefully('error', serializeEvent({ event: this.errorEvent, data: frame }));
   }
 }

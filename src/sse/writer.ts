@@ -79,8 +79,8 @@ const publishDrop = publisher<SseDropMessage>(CHANNELS.sseDrop);
  * idempotent cleanup when the response is done.
  *
  * @example
- * // Not constructed directly: use sse() or ndjson(), then res.locals.sse.
- * const stream = res.locals.sse;
+ * // Not constructed directly: use sse() or ndjson(), then sseOf(res) / ndjsonOf(res).
+ * const stream: StreamWriter = sseOf(res);
  * await stream.writeSerialized(serializeEvent({ data: 'hi' }));
  */
 export class StreamWriter {

@@ -9,6 +9,7 @@
 export type { TeeCaptureMessage } from '../core/instrument';
 export type { DecodedBody } from './decode';
 export type { HeaderRecord } from './headers';
+export { teeOf } from './locals';
 export { DEFAULT_REDACT, type ResponseTeeOptions, type TeeRequestOptions } from './options';
 export type {
   TeeCapture,

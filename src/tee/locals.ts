@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import { ensureLocals, LOCALS } from '../core/locals';
 import type { TeeLocals } from './record';
 
 declare global {
@@ -7,4 +9,17 @@ declare global {
       tee?: TeeLocals;
     }
   }
+}
+
+/**
+ * The live counters of the `responseTee()` teeing this response, typed, on
+ * Express, Connect and plain `node:http` alike; `undefined` when no tee is
+ * mounted before this handler.
+ *
+ * @example
+ * const tee = teeOf(res);
+ * if (tee?.truncated) console.warn('capture truncated');
+ */
+export function teeOf(res: ServerResponse): TeeLocals | undefined {
+  return (ensureLocals(res)[LOCALS.tee] as TeeLocals | undefined) ?? undefined;
 }
