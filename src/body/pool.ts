@@ -68,7 +68,7 @@ export class Lease {
   private done = false;
   private readonly pool: BufferPool;
 
-  /** @internal */
+  /** Made by `BufferPool#lease()`; user code never constructs one. */
   constructor(pool: BufferPool, memory: ArrayBuffer) {
     this.pool = pool;
     this.memory = memory;

@@ -33,7 +33,7 @@ export class RereadableBody {
   /** `stream()` streams not yet ended or destroyed. */
   private _streams: Set<Readable> | undefined;
 
-  /** @internal */
+  /** Made by `rereadableBody()` for each request; user code reads `res.locals.body` instead of constructing one. */
   constructor(lease: Lease, length: number, contentType: string | undefined) {
     this._lease = lease;
     this.length = length;
