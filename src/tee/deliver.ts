@@ -4,8 +4,17 @@ import { traceId } from '../core/trace';
 import type { CaptureBudget } from './capture';
 import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
 import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
+import { toJsonBody } from './json';
 import type { TeeConfig } from './options';
-import type { TeeOutcome, TeeRecord, TeeRequestRecord, TeeTimings } from './record';
+import type {
+  DecodedBodyJSON,
+  TeeOutcome,
+  TeeRecord,
+  TeeRecordJSON,
+  TeeRequestRecord,
+  TeeRequestRecordJSON,
+  TeeTimings,
+} from './record';
 import type { TeeSession } from './session';
 
 /**
@@ -137,11 +146,14 @@ class ResponseRecord implements TeeRecord {
       this.source = undefined;
   }
 
-  /** The record as plain data, lazy fields included (what `JSON.stringify` uses). */
-  toJSON(): TeeRecord {
+  /**
+   * The record as plain JSON data, lazy fields included (what `JSON.stringify`
+   * uses): bodies as text or base64 (`bodyFormat`), `error` as `{ name, message, code }`.
+   */
+  toJSON(): TeeRecordJSON {
+    const contentType = this.headers['content-type'];
     return {
-      body: this.body,
-      tail: this.tail,
+      ...toJsonBody(this.body, this.tail, contentType, this.bodyEncoding, this.truncated),
       bytes: this.bytes,
       capturedBytes: this.capturedBytes,
       truncated: this.truncated,
@@ -155,16 +167,57 @@ class ResponseRecord implements TeeRecord {
       headers: this.headers,
       headersSent: this.headersSent,
       outcome: this.outcome,
-      error: this.error,
+      error: errorJSON(this.error),
       contentEncoding: this.contentEncoding,
       bodyEncoding: this.bodyEncoding,
       wire: this.wire,
-      decoded: this.decoded,
+      decoded: decodedJSON(this.decoded, contentType),
       timings: this.timings,
       requestBodyComplete: this.requestBodyComplete,
-      request: this.request,
+      request: requestJSON(this.request),
     };
   }
+}
+
+function decodedJSON(
+  decoded: DecodedBody | undefined,
+  contentType: string | string[] | undefined,
+): DecodedBodyJSON | undefined {
+  if (decoded === undefined) return undefined;
+  const { body, bodyFormat } = toJsonBody(
+    decoded.body,
+    EMPTY,
+    contentType,
+    'identity',
+    decoded.truncated,
+  );
+  return { ...decoded, body, bodyFormat };
+}
+
+function requestJSON(request: TeeRequestRecord | undefined): TeeRequestRecordJSON | undefined {
+  if (request === undefined) return undefined;
+  const coding = request.headers['content-encoding'];
+  return {
+    ...request,
+    ...toJsonBody(
+      request.body,
+      request.tail,
+      request.headers['content-type'],
+      typeof coding === 'string' ? coding.trim().toLowerCase() : coding?.join(', '),
+      request.truncated,
+    ),
+  };
+}
+
+function errorJSON(error: unknown): TeeRecordJSON['error'] {
+  if (error === undefined || error === null) return undefined;
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: error.name, message: error.message, code }
+      : { name: error.name, message: error.message };
+  }
+  return { name: 'Error', message: String(error) };
 }
 
 const EMPTY = Buffer.alloc(0);

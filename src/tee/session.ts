@@ -108,7 +108,7 @@ export class TeeSession implements TeeLocals {
     this.requestTap =
       config.request === undefined
         ? undefined
-        : new ByteTap(config.request.maxBytes, config.request.tailBytes, budget, undefined);
+        : new ByteTap(config.request.maxBytes, config.request.tailBytes, budget, config.hash);
   }
 
   get bytes(): number {
