@@ -15,6 +15,7 @@ import type {
   TeeRequestRecordJSON,
   TeeTimings,
 } from './record';
+import { type Redaction, redactCapture } from './redact';
 import type { TeeSession } from './session';
 
 /**
@@ -76,6 +77,7 @@ class ResponseRecord implements TeeRecord {
   truncated = false;
   budgetExceeded = false;
   digest: string | undefined = undefined;
+  redaction: Redaction = 'none';
   method = '';
   url = '';
   status = 0;
@@ -159,6 +161,7 @@ class ResponseRecord implements TeeRecord {
       truncated: this.truncated,
       budgetExceeded: this.budgetExceeded,
       digest: this.digest,
+      redaction: this.redaction,
       traceId: this.traceId,
       method: this.method,
       url: this.url,
@@ -341,4 +344,80 @@ function requestRecord(session: TeeSession, config: TeeConfig): TeeRequestRecord
 function fullUrl(req: IncomingMessage & { originalUrl?: unknown }): string {
   const original = req.originalUrl;
   return typeof original === 'string' ? original : (req.url ?? '');
+}
+
+/**
+ * Applies `redactBody` to the record's captures (response, its decoded copy,
+ * request), in place. A capture that cannot be redacted safely is withheld
+ * (emptied); errors of a redaction function go to `report`.
+ *
+ * @example
+ * redactRecord(record, config, (error) => logger.warn('tee redactBody failed', error));
+ */
+export function redactRecord(
+  record: TeeRecord,
+  config: TeeConfig,
+  report: (error: unknown) => void,
+): void {
+  const rules = config.redactBody;
+  if (rules === undefined) return;
+  const contentType = headerValue(record.headers['content-type']);
+  const response = redactCapture(
+    {
+      body: record.body,
+      tail: record.tail,
+      side: 'response',
+      part: 'body',
+      contentType,
+      coding: record.bodyEncoding,
+      truncated: record.truncated,
+    },
+    rules,
+    report,
+  );
+  record.body = response.body;
+  record.tail = response.tail;
+  record.redaction = response.redaction;
+  const decoded = record.decoded;
+  if (decoded !== undefined) {
+    const copy = redactCapture(
+      {
+        body: decoded.body,
+        tail: EMPTY,
+        side: 'response',
+        part: 'decoded',
+        contentType,
+        coding: undefined,
+        truncated: decoded.truncated,
+      },
+      rules,
+      report,
+    );
+    decoded.body = copy.body;
+    decoded.redaction = copy.redaction;
+  }
+  const request = record.request;
+  if (request !== undefined) {
+    const coding = headerValue(request.headers['content-encoding'])?.trim().toLowerCase();
+    const side = redactCapture(
+      {
+        body: request.body,
+        tail: request.tail,
+        side: 'request',
+        part: 'body',
+        contentType: headerValue(request.headers['content-type']),
+        coding,
+        truncated: request.truncated,
+      },
+      rules,
+      report,
+    );
+    request.body = side.body;
+    request.tail = side.tail;
+    request.redaction = side.redaction;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }

@@ -23,4 +23,5 @@ export type {
   TeeRequestRecordJSON,
   TeeTimings,
 } from './record';
+export type { BodyRedactor, RedactContext, Redaction } from './redact';
 export { type ResponseTee, responseTee, type TeeStats } from './tee';

@@ -1,8 +1,10 @@
 import { getHashes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, loggerOption } from '../core/logger';
 import { functionOption, readOptions } from '../core/options';
 import { parseBytes, show } from '../core/units';
 import type { TeeRecord } from './record';
+import { type BodyRedactor, type RedactBodyConfig, redactBodyOption } from './redact';
 
 /**
  * The headers redacted by default, in requests and responses.
@@ -53,6 +55,19 @@ export interface ResponseTeeOptions {
   decode?: boolean | number | string;
   /** Capture the request body as it is read (never reads it itself). Default false. */
   request?: boolean | TeeRequestOptions;
+  /**
+   * Called once per response, after it closed (status and headers known, as
+   * morgan's `skip`); a truthy result drops the record: no `onFinish`, no
+   * capture event. A throw is logged and the record kept. Default none.
+   */
+  skip?(req: IncomingMessage, res: ServerResponse): unknown;
+  /**
+   * Body redaction, applied to both sides before `onFinish`: dotted JSON paths
+   * (`['password', 'card.number']`, `*` for any key) whose values become
+   * `[REDACTED]` in JSON, NDJSON and form bodies, or a function returning the
+   * bytes to keep. Default none.
+   */
+  redactBody?: readonly string[] | BodyRedactor;
   /** Where onFinish failures go. Default: one line on `console.warn`. */
   logger?: Logger;
 }
@@ -72,6 +87,8 @@ export interface TeeConfig {
   readonly hash: string | undefined;
   readonly decodeBytes: number;
   readonly request: { readonly maxBytes: number; readonly tailBytes: number } | undefined;
+  readonly skip: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
+  readonly redactBody: RedactBodyConfig | undefined;
   readonly logger: Logger;
 }
 
@@ -84,6 +101,8 @@ const KNOWN = [
   'hash',
   'decode',
   'request',
+  'skip',
+  'redactBody',
   'logger',
 ] as const;
 
@@ -109,6 +128,8 @@ export function readTeeConfig(options: ResponseTeeOptions | undefined): TeeConfi
     hash: hashOption(o.hash),
     decodeBytes: decodeOption(o.decode, maxBytes),
     request: requestOption(o.request, maxBytes),
+    skip: functionOption(o.skip, 'skip'),
+    redactBody: redactBodyOption(o.redactBody),
     logger: loggerOption(o.logger),
   });
 }

@@ -1,6 +1,7 @@
 import type { DecodedBody } from './decode';
 import type { HeaderRecord } from './headers';
 import type { BodyFormat } from './json';
+import type { Redaction } from './redact';
 
 /**
  * How a response ended.
@@ -54,6 +55,8 @@ export interface TeeCapture {
   budgetExceeded: boolean;
   /** Hex digest of every body byte (not just the captured ones), when the `hash` option is set. */
   digest: string | undefined;
+  /** What `redactBody` did to `body` and `tail`: `none`, `applied`, or `withheld` (dropped, could not be redacted safely). */
+  redaction: Redaction;
 }
 
 /**

@@ -58,6 +58,7 @@ export class ByteTap {
       truncated: result.truncated,
       budgetExceeded: result.budgetExceeded,
       digest: this.hash?.digest('hex'),
+      redaction: 'none',
     };
   }
 

@@ -8,7 +8,7 @@ import { callSafely, type Logger } from '../core/logger';
 import { serverOf } from '../core/shutdown-hooks';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
-import { addDecoded, buildRecord, needsDecoding } from './deliver';
+import { addDecoded, buildRecord, needsDecoding, redactRecord } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
@@ -37,6 +37,10 @@ export interface TeeStats {
   pending: number;
   /** Captures cut short by `maxInFlightBytes`. */
   budgetExceeded: number;
+  /** Responses whose record `skip` dropped. */
+  skipped: number;
+  /** `skip` and `redactBody` calls that threw (each was logged). */
+  callbackErrors: number;
 }
 
 /**
@@ -71,7 +75,15 @@ export type ResponseTee = RequestHandler & { stats(): TeeStats };
 export function responseTee(options?: ResponseTeeOptions): ResponseTee {
   const config = readTeeConfig(options);
   const budget = new CaptureBudget(config.maxInFlightBytes);
-  const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0, pending: 0 };
+  const stats = {
+    active: 0,
+    records: 0,
+    onFinishErrors: 0,
+    budgetExceeded: 0,
+    pending: 0,
+    skipped: 0,
+    callbackErrors: 0,
+  };
   const sessions: SessionMap = new WeakMap();
   const wrappers = createWrappers(sessions);
   const logger: Logger = {
@@ -81,7 +93,36 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     },
   };
 
+  function reportRedactError(error: unknown): void {
+    stats.callbackErrors++;
+    callSafely(config.logger, 'tee', 'redactBody', function rethrow() {
+      throw error;
+    });
+  }
+
+  /** `skip(req, res)` once the response closed; a throw is logged and the record kept. */
+  function skipped(session: TeeSession): boolean {
+    const skip = config.skip;
+    if (skip === undefined) return false;
+    try {
+      return Boolean(skip(session.req, session.res));
+    } catch (error) {
+      stats.callbackErrors++;
+      callSafely(config.logger, 'tee', 'skip', function rethrow() {
+        throw error;
+      });
+      return false;
+    }
+  }
+
   function handOver(session: TeeSession, record: TeeRecord): void {
+    try {
+      redactRecord(record, config, reportRedactError);
+    } catch (error) {
+      // Never hand over bytes that should have been redacted.
+      buildFailed(session, error);
+      return;
+    }
     session.unwrap();
     stats.active--;
     stats.records++;
@@ -143,6 +184,13 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       session.unwrap();
       stats.active--;
       stats.records++;
+      settle(session);
+      return;
+    }
+    if (skipped(session)) {
+      session.unwrap();
+      stats.active--;
+      stats.skipped++;
       settle(session);
       return;
     }
