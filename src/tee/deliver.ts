@@ -17,6 +17,7 @@ import type {
 } from './record';
 import { type Redaction, redactCapture } from './redact';
 import type { TeeSession } from './session';
+import type { TeeSinkRecord } from './sink';
 
 /**
  * Builds the record of a closed response (without the decoded copy: see
@@ -60,6 +61,7 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   };
   record.requestBodyComplete = req.complete;
   record.request = requestRecord(session, config);
+  record.sink = session.sinkTap?.toRecord();
   return record;
 }
 
@@ -92,6 +94,7 @@ class ResponseRecord implements TeeRecord {
   timings: TeeTimings = EMPTY_TIMINGS;
   requestBodyComplete = false;
   request: TeeRequestRecord | undefined = undefined;
+  sink: TeeSinkRecord | undefined = undefined;
   private resolvedHeaders: HeaderRecord | undefined;
   private resolvedTraceId: string | undefined;
   private source:
@@ -178,6 +181,14 @@ class ResponseRecord implements TeeRecord {
       timings: this.timings,
       requestBodyComplete: this.requestBodyComplete,
       request: requestJSON(this.request),
+      sink:
+        this.sink === undefined
+          ? undefined
+          : {
+              bytes: this.sink.bytes,
+              truncated: this.sink.truncated,
+              error: errorJSON(this.sink.error),
+            },
     };
   }
 }
@@ -293,7 +304,13 @@ export async function addDecoded(
   record.decoded = decoded;
 }
 
-function outcomeOf(session: TeeSession): TeeOutcome {
+/**
+ * How the response ended, as the record says.
+ *
+ * @example
+ * if (outcomeOf(session) === 'completed') sink.end();
+ */
+export function outcomeOf(session: TeeSession): TeeOutcome {
   const res = session.res;
   // res.destroy(err) by the server; a lost client leaves `errored` null.
   if (res.errored !== null && res.errored !== undefined) return 'errored';

@@ -24,4 +24,5 @@ export type {
   TeeTimings,
 } from './record';
 export type { BodyRedactor, RedactContext, Redaction } from './redact';
+export { TeeSinkError, type TeeSinkRecord } from './sink';
 export { type ResponseTee, responseTee, type TeeStats } from './tee';

@@ -1,5 +1,6 @@
 import { getHashes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import { type Logger, loggerOption } from '../core/logger';
 import { functionOption, readOptions } from '../core/options';
 import { parseBytes, show } from '../core/units';
@@ -68,6 +69,15 @@ export interface ResponseTeeOptions {
    * bytes to keep. Default none.
    */
   redactBody?: readonly string[] | BodyRedactor;
+  /**
+   * Called once per request when the tee starts: a Writable that gets every
+   * response body byte as it is sent (the complete data, unbounded by
+   * `maxBytes`), or `undefined` for none. It is ended when the response
+   * completed, destroyed otherwise. The response never waits for it. Default none.
+   */
+  sink?(req: IncomingMessage, res: ServerResponse): Writable | undefined;
+  /** Bytes a sink may have queued before it is cut (`record.sink.truncated`). Default `'1mb'`. */
+  sinkMaxQueue?: number | string;
   /** Where onFinish failures go. Default: one line on `console.warn`. */
   logger?: Logger;
 }
@@ -89,6 +99,8 @@ export interface TeeConfig {
   readonly request: { readonly maxBytes: number; readonly tailBytes: number } | undefined;
   readonly skip: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
   readonly redactBody: RedactBodyConfig | undefined;
+  readonly sink: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
+  readonly sinkMaxQueue: number;
   readonly logger: Logger;
 }
 
@@ -103,6 +115,8 @@ const KNOWN = [
   'request',
   'skip',
   'redactBody',
+  'sink',
+  'sinkMaxQueue',
   'logger',
 ] as const;
 
@@ -130,6 +144,8 @@ export function readTeeConfig(options: ResponseTeeOptions | undefined): TeeConfi
     request: requestOption(o.request, maxBytes),
     skip: functionOption(o.skip, 'skip'),
     redactBody: redactBodyOption(o.redactBody),
+    sink: functionOption(o.sink, 'sink'),
+    sinkMaxQueue: sinkQueueOption(o.sinkMaxQueue),
     logger: loggerOption(o.logger),
   });
 }
@@ -181,4 +197,13 @@ function requestOption(
     maxBytes: r.maxBytes === undefined ? maxBytes : parseBytes(r.maxBytes, 'request.maxBytes'),
     tailBytes: r.tailBytes === undefined ? 0 : parseBytes(r.tailBytes, 'request.tailBytes'),
   });
+}
+
+function sinkQueueOption(value: unknown): number {
+  if (value === undefined) return 1024 * 1024;
+  if (typeof value === 'number' || typeof value === 'string') {
+    const n = parseBytes(value, 'sinkMaxQueue');
+    if (n > 0) return n;
+  }
+  throw new TypeError(`option sinkMaxQueue must be a positive byte size, got ${show(value)}`);
 }

@@ -2,6 +2,7 @@ import type { DecodedBody } from './decode';
 import type { HeaderRecord } from './headers';
 import type { BodyFormat } from './json';
 import type { Redaction } from './redact';
+import type { TeeSinkRecord } from './sink';
 
 /**
  * How a response ended.
@@ -114,6 +115,8 @@ export interface TeeRecord extends TeeCapture {
   requestBodyComplete: boolean;
   /** The request-side capture, when the `request` option is on. */
   request: TeeRequestRecord | undefined;
+  /** What the streaming sink got, when the `sink` option gave one for this response. */
+  sink: TeeSinkRecord | undefined;
   /** The record as plain JSON data: bodies as text or base64 (see {@link TeeRecordJSON}). `JSON.stringify(record)` uses it. */
   toJSON(): TeeRecordJSON;
 }
@@ -164,13 +167,14 @@ export interface TeeRequestRecordJSON extends Omit<TeeRequestRecord, 'body' | 't
  * fs.appendFileSync('audit.ndjson', `${JSON.stringify(record)}\n`);
  */
 export interface TeeRecordJSON
-  extends Omit<TeeRecord, 'body' | 'tail' | 'decoded' | 'request' | 'error' | 'toJSON'> {
+  extends Omit<TeeRecord, 'body' | 'tail' | 'decoded' | 'request' | 'error' | 'sink' | 'toJSON'> {
   body: string;
   tail: string;
   bodyFormat: BodyFormat;
   decoded: DecodedBodyJSON | undefined;
   request: TeeRequestRecordJSON | undefined;
   error: { name: string; message: string; code?: string } | undefined;
+  sink: { bytes: number; truncated: boolean; error: TeeRecordJSON['error'] } | undefined;
 }
 
 /**

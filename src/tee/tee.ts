@@ -8,10 +8,11 @@ import { callSafely, type Logger } from '../core/logger';
 import { serverOf } from '../core/shutdown-hooks';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
-import { addDecoded, buildRecord, needsDecoding, redactRecord } from './deliver';
+import { addDecoded, buildRecord, needsDecoding, outcomeOf, redactRecord } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
+import { badSink, isSinkStream, SinkTap } from './sink';
 import { createWrappers, type SessionMap, tapRequest, wrapResponse } from './wrap';
 import './locals';
 
@@ -39,7 +40,7 @@ export interface TeeStats {
   budgetExceeded: number;
   /** Responses whose record `skip` dropped. */
   skipped: number;
-  /** `skip` and `redactBody` calls that threw (each was logged). */
+  /** `skip`, `redactBody` and `sink` failures (each was logged). */
   callbackErrors: number;
 }
 
@@ -98,6 +99,32 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     callSafely(config.logger, 'tee', 'redactBody', function rethrow() {
       throw error;
     });
+  }
+
+  function reportSinkError(error: unknown): void {
+    stats.callbackErrors++;
+    callSafely(config.logger, 'tee', 'sink', function rethrow() {
+      throw error;
+    });
+  }
+
+  /** The sink the `sink` option gives for this request, if any (a throw or a bad value is logged). */
+  function openSink(req: IncomingMessage, res: ServerResponse): SinkTap | undefined {
+    const sink = config.sink;
+    if (sink === undefined) return undefined;
+    let stream: unknown;
+    try {
+      stream = sink(req, res);
+    } catch (error) {
+      reportSinkError(error);
+      return undefined;
+    }
+    if (stream === undefined || stream === null) return undefined;
+    if (!isSinkStream(stream)) {
+      reportSinkError(badSink(stream));
+      return undefined;
+    }
+    return new SinkTap(stream, config.sinkMaxQueue, reportSinkError);
   }
 
   /** `skip(req, res)` once the response closed; a throw is logged and the record kept. */
@@ -229,6 +256,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     const session = new TeeSession(req, res, config, budget, sessions);
     const locals = ensureLocals(res);
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
+    session.sinkTap = openSink(req, res);
     wrapResponse(res, session, wrappers, sessions);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
     // Called from the response's 'close' (after it finished, or the connection was lost); the
@@ -238,6 +266,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       session.finishWork = holdFinishWork(serverOf(req.socket));
       session.closeAt = session.now();
       session.done = true;
+      session.sinkTap?.finish(outcomeOf(session) === 'completed');
       setImmediate(deliver, session);
     }
     onResponseDone(res, teeDone);
