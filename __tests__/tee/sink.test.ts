@@ -159,6 +159,43 @@ describe('responseTee sink', () => {
     });
   });
 
+  test('queued sink bytes are charged to maxInFlightBytes: past it the sink is cut, and all comes back', async () => {
+    const rec = recorder();
+    const logger = memoryLogger();
+    let inFlightSeen = 0;
+    const tee = responseTee({
+      onFinish: rec.onFinish,
+      logger,
+      maxBytes: 1,
+      maxInFlightBytes: '256kb',
+      sinkMaxQueue: '4mb',
+      sink() {
+        // Never calls back: every chunk handed to it stays queued (and charged).
+        return new Writable({
+          highWaterMark: 1024,
+          write() {
+            inFlightSeen = Math.max(inFlightSeen, tee.stats().inFlightBytes);
+          },
+        });
+      },
+    });
+    const app = await mount('express5', {
+      use: [tee],
+      handler: (_req: IncomingMessage, res: ServerResponse) =>
+        streamOf(Buffer.alloc(2 * 1024 * 1024, 5), 65536).pipe(res),
+    });
+    const got = await fetchRaw(app.url);
+    expect(got.body.length).toBe(2 * 1024 * 1024);
+    const record = await rec.next();
+    expect((record.sink!.error as TeeSinkError).code).toBe('TEE_SINK_BUDGET');
+    expect(record.sink!.truncated).toBe(true);
+    expect(record.sink!.bytes).toBeLessThanOrEqual(256 * 1024);
+    expect(inFlightSeen).toBeLessThanOrEqual(256 * 1024);
+    expect(logger.lines).toEqual(['tee sink failed']);
+    // The destroyed sink never called back: closing it gave its bytes back.
+    expect(tee.stats().inFlightBytes).toBe(0);
+  });
+
   test('a sink that errors is logged and cut; the response and the process are untouched', async () => {
     const rec = recorder();
     const logger = memoryLogger();

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { show } from '../core/units';
+import type { CaptureBudget } from './capture';
 
 /**
  * What a streaming sink got, on `record.sink`.
@@ -55,7 +56,7 @@ export class TeeSinkError extends Error {
   override readonly name = 'TeeSinkError';
   constructor(
     message: string,
-    readonly code: 'TEE_SINK_BEHIND' | 'TEE_SINK_INCOMPLETE',
+    readonly code: 'TEE_SINK_BEHIND' | 'TEE_SINK_BUDGET' | 'TEE_SINK_INCOMPLETE',
     readonly queued: number,
   ) {
     super(message);
@@ -69,10 +70,12 @@ export class TeeSinkError extends Error {
  * write that would take it past `maxQueue` bytes (an empty queue always
  * takes one chunk) cuts the sink — it is destroyed with a
  * {@link TeeSinkError} and gets nothing more. A sink that errors is cut the
- * same way and the error reported.
+ * same way and the error reported. Every queued chunk is also charged to
+ * the factory's `maxInFlightBytes` until the sink calls back its write (or
+ * closes); a chunk the budget cannot take cuts the sink too.
  *
  * @example
- * const tap = new SinkTap(fs.createWriteStream('body.bin'), 1 << 20, report);
+ * const tap = new SinkTap(fs.createWriteStream('body.bin'), 1 << 20, budget, report);
  * tap.write(chunk);
  * tap.finish(true);
  */
@@ -81,11 +84,15 @@ export class SinkTap {
   truncated = false;
   error: unknown = undefined;
   private open = true;
+  private closed = false;
+  /** Bytes handed to the sink and charged to the budget, not yet called back. */
+  private charged = 0;
   private readonly stream: SinkStream;
 
   constructor(
     stream: Writable,
     private readonly maxQueue: number,
+    private readonly budget: CaptureBudget,
     private readonly report: (error: unknown) => void,
   ) {
     this.stream = stream;
@@ -96,6 +103,10 @@ export class SinkTap {
     }
     function onSinkClose(): void {
       stream.removeListener('error', onSinkError);
+      // A sink that closed holds nothing more: whatever it did not call back goes back now.
+      self.closed = true;
+      self.budget.give(self.charged);
+      self.charged = 0;
     }
     stream.on('error', onSinkError);
     stream.once('close', onSinkClose);
@@ -120,9 +131,31 @@ export class SinkTap {
       this.report(this.error);
       return;
     }
+    const n = bytes.length;
+    const granted = this.budget.take(n);
+    if (granted < n) {
+      this.budget.give(granted);
+      this.cut(
+        new TeeSinkError(
+          `tee sink: maxInFlightBytes exhausted with ${queued} bytes queued`,
+          'TEE_SINK_BUDGET',
+          queued,
+        ),
+      );
+      this.truncated = true;
+      this.report(this.error);
+      return;
+    }
+    this.charged += n;
+    const self = this;
+    function written(): void {
+      if (self.closed) return;
+      self.charged -= n;
+      self.budget.give(n);
+    }
     try {
-      this.stream.write(bytes);
-      this.bytes += bytes.length;
+      this.stream.write(bytes, written);
+      this.bytes += n;
     } catch (error) {
       this.failed(error);
       this.truncated = true;

@@ -124,7 +124,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       reportSinkError(badSink(stream));
       return undefined;
     }
-    return new SinkTap(stream, config.sinkMaxQueue, reportSinkError);
+    return new SinkTap(stream, config.sinkMaxQueue, budget, reportSinkError);
   }
 
   /** `skip(req, res)` once the response closed; a throw is logged and the record kept. */
