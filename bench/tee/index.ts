@@ -10,19 +10,27 @@
  *   BENCH_VARIANTS=none,shape-only,tee npx tsx bench/tee/index.ts # a subset (their baselines included)
  *   BENCH_EXPRESS=4 npx tsx bench/tee/index.ts   # on Express 4 (default 5)
  *   BENCH_SECONDS=10 BENCH_ROUNDS=5 TEE_STREAM_BYTES=268435456 npx tsx bench/tee/index.ts
+ *   BENCH_CASES=memory npx tsx bench/tee/index.ts   # only the memory flood (see ./memory.ts)
+ *   BENCH_JSON=tee.json npx tsx bench/tee/index.ts  # also write every figure as JSON there
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
+import { type MemoryResults, memoryCase, printMemory } from './memory';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const STREAM_BYTES = Number(process.env.TEE_STREAM_BYTES ?? 256 * 1024 * 1024);
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** `json`, `stream` or both (default). */
-const CASES = process.env.BENCH_CASES ?? 'both';
+/** Comma-separated `json`, `stream`, `memory`; `both` is json,stream; default all three. */
+const CASES = new Set(
+  (process.env.BENCH_CASES ?? 'json,stream,memory')
+    .split(',')
+    .flatMap((c) => (c === 'both' ? ['json', 'stream'] : [c.trim()])),
+);
 
 interface Report {
   baseline: number;
@@ -205,13 +213,28 @@ async function main(): Promise<void> {
     `responseTee bench (Express ${process.env.BENCH_EXPRESS === '4' ? 4 : 5}): ${SECONDS}s per case, best of ${ROUNDS} interleaved rounds, stream ` +
       `${STREAM_BYTES / MiB} MiB, node ${process.version}, ${pinned ? 'servers on CPU 1, load on CPU 0' : 'not pinned to CPUs'} (noisy shared machine: compare ratios, not absolutes)`,
   );
-  if (CASES !== 'stream') {
+  const out: { json?: Result[]; stream?: Result[]; memory?: MemoryResults } = {};
+  if (CASES.has('json')) {
     const json = await rounds(variants, jsonCase, ROUNDS, new Set());
     print('1 KiB JSON (autocannon, 10 connections)', json, BASELINES);
+    out.json = json;
   }
-  if (CASES !== 'json') {
+  if (CASES.has('stream')) {
     const stream = await rounds(variants, streamCase, ROUNDS, new Set(['proxy-interceptor']));
     print(`${STREAM_BYTES / MiB} MiB stream (one client, sequential downloads)`, stream, BASELINES);
+    out.stream = stream;
+  }
+  if (CASES.has('memory')) {
+    out.memory = memoryCase();
+    printMemory(out.memory);
+  }
+  const jsonPath = process.env.BENCH_JSON;
+  if (jsonPath !== undefined && jsonPath !== '') {
+    writeFileSync(
+      jsonPath,
+      `${JSON.stringify({ node: process.version, seconds: SECONDS, ...out }, null, 2)}\n`,
+    );
+    console.log(`\nwrote ${jsonPath}`);
   }
 }
 

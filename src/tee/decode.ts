@@ -16,6 +16,8 @@ export interface DecodedBody {
   truncated: boolean;
   /** Why decoding stopped early, when it failed. */
   error?: string;
+  /** What `redactBody` did to this copy (set only when `redactBody` is on). */
+  redaction?: 'none' | 'applied' | 'withheld';
 }
 
 /**

@@ -4,9 +4,20 @@ import { traceId } from '../core/trace';
 import type { CaptureBudget } from './capture';
 import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
 import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
+import { toJsonBody } from './json';
 import type { TeeConfig } from './options';
-import type { TeeOutcome, TeeRecord, TeeRequestRecord, TeeTimings } from './record';
+import type {
+  DecodedBodyJSON,
+  TeeOutcome,
+  TeeRecord,
+  TeeRecordJSON,
+  TeeRequestRecord,
+  TeeRequestRecordJSON,
+  TeeTimings,
+} from './record';
+import { type Redaction, redactCapture } from './redact';
 import type { TeeSession } from './session';
+import type { TeeSinkRecord } from './sink';
 
 /**
  * Builds the record of a closed response (without the decoded copy: see
@@ -50,6 +61,7 @@ export function buildRecord(session: TeeSession, config: TeeConfig): TeeRecord {
   };
   record.requestBodyComplete = req.complete;
   record.request = requestRecord(session, config);
+  record.sink = session.sinkTap?.toRecord();
   return record;
 }
 
@@ -67,6 +79,7 @@ class ResponseRecord implements TeeRecord {
   truncated = false;
   budgetExceeded = false;
   digest: string | undefined = undefined;
+  redaction: Redaction = 'none';
   method = '';
   url = '';
   status = 0;
@@ -81,6 +94,7 @@ class ResponseRecord implements TeeRecord {
   timings: TeeTimings = EMPTY_TIMINGS;
   requestBodyComplete = false;
   request: TeeRequestRecord | undefined = undefined;
+  sink: TeeSinkRecord | undefined = undefined;
   private resolvedHeaders: HeaderRecord | undefined;
   private resolvedTraceId: string | undefined;
   private source:
@@ -137,16 +151,20 @@ class ResponseRecord implements TeeRecord {
       this.source = undefined;
   }
 
-  /** The record as plain data, lazy fields included (what `JSON.stringify` uses). */
-  toJSON(): TeeRecord {
+  /**
+   * The record as plain JSON data, lazy fields included (what `JSON.stringify`
+   * uses): bodies as text or base64 (`bodyFormat`), `error` as `{ name, message, code }`.
+   */
+  toJSON(): TeeRecordJSON {
+    const contentType = this.headers['content-type'];
     return {
-      body: this.body,
-      tail: this.tail,
+      ...toJsonBody(this.body, this.tail, contentType, this.bodyEncoding, this.truncated),
       bytes: this.bytes,
       capturedBytes: this.capturedBytes,
       truncated: this.truncated,
       budgetExceeded: this.budgetExceeded,
       digest: this.digest,
+      redaction: this.redaction,
       traceId: this.traceId,
       method: this.method,
       url: this.url,
@@ -155,16 +173,65 @@ class ResponseRecord implements TeeRecord {
       headers: this.headers,
       headersSent: this.headersSent,
       outcome: this.outcome,
-      error: this.error,
+      error: errorJSON(this.error),
       contentEncoding: this.contentEncoding,
       bodyEncoding: this.bodyEncoding,
       wire: this.wire,
-      decoded: this.decoded,
+      decoded: decodedJSON(this.decoded, contentType),
       timings: this.timings,
       requestBodyComplete: this.requestBodyComplete,
-      request: this.request,
+      request: requestJSON(this.request),
+      sink:
+        this.sink === undefined
+          ? undefined
+          : {
+              bytes: this.sink.bytes,
+              truncated: this.sink.truncated,
+              error: errorJSON(this.sink.error),
+            },
     };
   }
+}
+
+function decodedJSON(
+  decoded: DecodedBody | undefined,
+  contentType: string | string[] | undefined,
+): DecodedBodyJSON | undefined {
+  if (decoded === undefined) return undefined;
+  const { body, bodyFormat } = toJsonBody(
+    decoded.body,
+    EMPTY,
+    contentType,
+    'identity',
+    decoded.truncated,
+  );
+  return { ...decoded, body, bodyFormat };
+}
+
+function requestJSON(request: TeeRequestRecord | undefined): TeeRequestRecordJSON | undefined {
+  if (request === undefined) return undefined;
+  const coding = request.headers['content-encoding'];
+  return {
+    ...request,
+    ...toJsonBody(
+      request.body,
+      request.tail,
+      request.headers['content-type'],
+      typeof coding === 'string' ? coding.trim().toLowerCase() : coding?.join(', '),
+      request.truncated,
+    ),
+  };
+}
+
+function errorJSON(error: unknown): TeeRecordJSON['error'] {
+  if (error === undefined || error === null) return undefined;
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: error.name, message: error.message, code }
+      : { name: error.name, message: error.message };
+  }
+  return { name: 'Error', message: String(error) };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -237,7 +304,13 @@ export async function addDecoded(
   record.decoded = decoded;
 }
 
-function outcomeOf(session: TeeSession): TeeOutcome {
+/**
+ * How the response ended, as the record says.
+ *
+ * @example
+ * if (outcomeOf(session) === 'completed') sink.end();
+ */
+export function outcomeOf(session: TeeSession): TeeOutcome {
   const res = session.res;
   // res.destroy(err) by the server; a lost client leaves `errored` null.
   if (res.errored !== null && res.errored !== undefined) return 'errored';
@@ -288,4 +361,80 @@ function requestRecord(session: TeeSession, config: TeeConfig): TeeRequestRecord
 function fullUrl(req: IncomingMessage & { originalUrl?: unknown }): string {
   const original = req.originalUrl;
   return typeof original === 'string' ? original : (req.url ?? '');
+}
+
+/**
+ * Applies `redactBody` to the record's captures (response, its decoded copy,
+ * request), in place. A capture that cannot be redacted safely is withheld
+ * (emptied); errors of a redaction function go to `report`.
+ *
+ * @example
+ * redactRecord(record, config, (error) => logger.warn('tee redactBody failed', error));
+ */
+export function redactRecord(
+  record: TeeRecord,
+  config: TeeConfig,
+  report: (error: unknown) => void,
+): void {
+  const rules = config.redactBody;
+  if (rules === undefined) return;
+  const contentType = headerValue(record.headers['content-type']);
+  const response = redactCapture(
+    {
+      body: record.body,
+      tail: record.tail,
+      side: 'response',
+      part: 'body',
+      contentType,
+      coding: record.bodyEncoding,
+      truncated: record.truncated,
+    },
+    rules,
+    report,
+  );
+  record.body = response.body;
+  record.tail = response.tail;
+  record.redaction = response.redaction;
+  const decoded = record.decoded;
+  if (decoded !== undefined) {
+    const copy = redactCapture(
+      {
+        body: decoded.body,
+        tail: EMPTY,
+        side: 'response',
+        part: 'decoded',
+        contentType,
+        coding: undefined,
+        truncated: decoded.truncated,
+      },
+      rules,
+      report,
+    );
+    decoded.body = copy.body;
+    decoded.redaction = copy.redaction;
+  }
+  const request = record.request;
+  if (request !== undefined) {
+    const coding = headerValue(request.headers['content-encoding'])?.trim().toLowerCase();
+    const side = redactCapture(
+      {
+        body: request.body,
+        tail: request.tail,
+        side: 'request',
+        part: 'body',
+        contentType: headerValue(request.headers['content-type']),
+        coding,
+        truncated: request.truncated,
+      },
+      rules,
+      report,
+    );
+    request.body = side.body;
+    request.tail = side.tail;
+    request.redaction = side.redaction;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }

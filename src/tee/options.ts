@@ -1,8 +1,11 @@
 import { getHashes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import { type Logger, loggerOption } from '../core/logger';
 import { functionOption, readOptions } from '../core/options';
 import { parseBytes, show } from '../core/units';
 import type { TeeRecord } from './record';
+import { type BodyRedactor, type RedactBodyConfig, redactBodyOption } from './redact';
 
 /**
  * The headers redacted by default, in requests and responses.
@@ -53,6 +56,28 @@ export interface ResponseTeeOptions {
   decode?: boolean | number | string;
   /** Capture the request body as it is read (never reads it itself). Default false. */
   request?: boolean | TeeRequestOptions;
+  /**
+   * Called once per response, after it closed (status and headers known, as
+   * morgan's `skip`); a truthy result drops the record: no `onFinish`, no
+   * capture event. A throw is logged and the record kept. Default none.
+   */
+  skip?(req: IncomingMessage, res: ServerResponse): unknown;
+  /**
+   * Body redaction, applied to both sides before `onFinish`: dotted JSON paths
+   * (`['password', 'card.number']`, `*` for any key) whose values become
+   * `[REDACTED]` in JSON, NDJSON and form bodies, or a function returning the
+   * bytes to keep. Default none.
+   */
+  redactBody?: readonly string[] | BodyRedactor;
+  /**
+   * Called once per request when the tee starts: a Writable that gets every
+   * response body byte as it is sent (the complete data, unbounded by
+   * `maxBytes`), or `undefined` for none. It is ended when the response
+   * completed, destroyed otherwise. The response never waits for it. Default none.
+   */
+  sink?(req: IncomingMessage, res: ServerResponse): Writable | undefined;
+  /** Bytes a sink may have queued before it is cut (`record.sink.truncated`). Default `'1mb'`. */
+  sinkMaxQueue?: number | string;
   /** Where onFinish failures go. Default: one line on `console.warn`. */
   logger?: Logger;
 }
@@ -72,6 +97,10 @@ export interface TeeConfig {
   readonly hash: string | undefined;
   readonly decodeBytes: number;
   readonly request: { readonly maxBytes: number; readonly tailBytes: number } | undefined;
+  readonly skip: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
+  readonly redactBody: RedactBodyConfig | undefined;
+  readonly sink: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
+  readonly sinkMaxQueue: number;
   readonly logger: Logger;
 }
 
@@ -84,6 +113,10 @@ const KNOWN = [
   'hash',
   'decode',
   'request',
+  'skip',
+  'redactBody',
+  'sink',
+  'sinkMaxQueue',
   'logger',
 ] as const;
 
@@ -109,6 +142,10 @@ export function readTeeConfig(options: ResponseTeeOptions | undefined): TeeConfi
     hash: hashOption(o.hash),
     decodeBytes: decodeOption(o.decode, maxBytes),
     request: requestOption(o.request, maxBytes),
+    skip: functionOption(o.skip, 'skip'),
+    redactBody: redactBodyOption(o.redactBody),
+    sink: functionOption(o.sink, 'sink'),
+    sinkMaxQueue: sinkQueueOption(o.sinkMaxQueue),
     logger: loggerOption(o.logger),
   });
 }
@@ -160,4 +197,13 @@ function requestOption(
     maxBytes: r.maxBytes === undefined ? maxBytes : parseBytes(r.maxBytes, 'request.maxBytes'),
     tailBytes: r.tailBytes === undefined ? 0 : parseBytes(r.tailBytes, 'request.tailBytes'),
   });
+}
+
+function sinkQueueOption(value: unknown): number {
+  if (value === undefined) return 1024 * 1024;
+  if (typeof value === 'number' || typeof value === 'string') {
+    const n = parseBytes(value, 'sinkMaxQueue');
+    if (n > 0) return n;
+  }
+  throw new TypeError(`option sinkMaxQueue must be a positive byte size, got ${show(value)}`);
 }

@@ -1,5 +1,8 @@
 import type { DecodedBody } from './decode';
 import type { HeaderRecord } from './headers';
+import type { BodyFormat } from './json';
+import type { Redaction } from './redact';
+import type { TeeSinkRecord } from './sink';
 
 /**
  * How a response ended.
@@ -53,6 +56,8 @@ export interface TeeCapture {
   budgetExceeded: boolean;
   /** Hex digest of every body byte (not just the captured ones), when the `hash` option is set. */
   digest: string | undefined;
+  /** What `redactBody` did to `body` and `tail`: `none`, `applied`, or `withheld` (dropped, could not be redacted safely). */
+  redaction: Redaction;
 }
 
 /**
@@ -110,6 +115,66 @@ export interface TeeRecord extends TeeCapture {
   requestBodyComplete: boolean;
   /** The request-side capture, when the `request` option is on. */
   request: TeeRequestRecord | undefined;
+  /** What the streaming sink got, when the `sink` option gave one for this response. */
+  sink: TeeSinkRecord | undefined;
+  /** The record as plain JSON data: bodies as text or base64 (see {@link TeeRecordJSON}). `JSON.stringify(record)` uses it. */
+  toJSON(): TeeRecordJSON;
+}
+
+/**
+ * A {@link TeeCapture} as JSON: `body` and `tail` are strings, text or
+ * base64 as `bodyFormat` says. Text is chosen by the content type (`text/*`,
+ * JSON, XML, form-urlencoded, NDJSON, event streams…) when the bytes carry
+ * no content coding and decode losslessly; anything else is base64.
+ *
+ * @example
+ * const bytes = Buffer.from(json.body, json.bodyFormat === 'text' ? 'utf8' : 'base64');
+ */
+export interface TeeCaptureJSON extends Omit<TeeCapture, 'body' | 'tail'> {
+  body: string;
+  tail: string;
+  bodyFormat: BodyFormat;
+}
+
+/**
+ * A {@link DecodedBody} as JSON: `body` is text or base64 as `bodyFormat` says.
+ *
+ * @example
+ * if (json.decoded?.bodyFormat === 'text') console.log(json.decoded.body);
+ */
+export interface DecodedBodyJSON extends Omit<DecodedBody, 'body'> {
+  body: string;
+  bodyFormat: BodyFormat;
+}
+
+/**
+ * A {@link TeeRequestRecord} as JSON.
+ *
+ * @example
+ * const req: TeeRequestRecordJSON | undefined = record.toJSON().request;
+ */
+export interface TeeRequestRecordJSON extends Omit<TeeRequestRecord, 'body' | 'tail'> {
+  body: string;
+  tail: string;
+  bodyFormat: BodyFormat;
+}
+
+/**
+ * What `record.toJSON()` returns (and `JSON.stringify(record)` writes): the
+ * record with its bodies as strings, and `error` as `{ name, message, code }`.
+ *
+ * @example
+ * fs.appendFileSync('audit.ndjson', `${JSON.stringify(record)}\n`);
+ */
+export interface TeeRecordJSON
+  extends Omit<TeeRecord, 'body' | 'tail' | 'decoded' | 'request' | 'error' | 'sink' | 'toJSON'> {
+  body: string;
+  tail: string;
+  bodyFormat: BodyFormat;
+  decoded: DecodedBodyJSON | undefined;
+  request: TeeRequestRecordJSON | undefined;
+  error: { name: string; message: string; code?: string } | undefined;
+  sink: { bytes: number; truncated: boolean; error: TeeRecordJSON['error'] } | undefined;
 }
 
 /**

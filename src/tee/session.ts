@@ -1,10 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { BoundedCapture, type CaptureBudget, type CaptureResult } from './capture';
+import { BoundedCapture, type CaptureBudget, type CaptureResult, ownedBuffer } from './capture';
 import { chunkBytes, chunkLength } from './chunk';
 import type { TeeConfig } from './options';
 import type { TeeCapture, TeeLocals } from './record';
+import type { SinkTap } from './sink';
 import { type Originals, type SessionMap, unwrapResponse } from './wrap';
 
 /**
@@ -47,6 +48,13 @@ export class ByteTap {
     return bytes.length;
   }
 
+  /** Taps bytes already converted (`owned`: a fresh Buffer nobody else holds). */
+  tapBytes(bytes: Buffer, owned: boolean): void {
+    this.hash?.update(bytes);
+    if (this.capture.wants) this.capture.add(bytes, owned);
+    else this.capture.skip(bytes.length);
+  }
+
   /** Ends the tap: the kept bytes (still charged to the budget until {@link release}). */
   finish(): TeeCapture {
     const result: CaptureResult = this.capture.finish();
@@ -58,6 +66,7 @@ export class ByteTap {
       truncated: result.truncated,
       budgetExceeded: result.budgetExceeded,
       digest: this.hash?.digest('hex'),
+      redaction: 'none',
     };
   }
 
@@ -93,6 +102,8 @@ export class TeeSession implements TeeLocals {
   untapRequest: (() => void) | undefined;
   /** Budget taken for the record beyond the captures (its decoded copy). */
   extraCharge = 0;
+  /** The streaming sink, when the `sink` option gave one. */
+  sinkTap: SinkTap | undefined;
   /** Ends the finish work held for this response (shutdown waits for it). */
   finishWork: () => void = noop;
   private unwrapped = false;
@@ -108,7 +119,7 @@ export class TeeSession implements TeeLocals {
     this.requestTap =
       config.request === undefined
         ? undefined
-        : new ByteTap(config.request.maxBytes, config.request.tailBytes, budget, undefined);
+        : new ByteTap(config.request.maxBytes, config.request.tailBytes, budget, config.hash);
   }
 
   get bytes(): number {
@@ -151,10 +162,28 @@ export class TeeSession implements TeeLocals {
     if (this.done || chunk === undefined || chunk === null) return;
     if ((this.res as ServerResponse & { _hasBody?: boolean })._hasBody === false) return;
     this.onHeaders();
-    const n = this.response.tap(chunk, encoding);
+    const n =
+      this.sinkTap === undefined
+        ? this.response.tap(chunk, encoding)
+        : this.toSink(chunk, encoding);
     if (n === 0) return;
     this.writes++;
     if (this.firstByteAt === undefined) this.firstByteAt = this.now();
+  }
+
+  /** Taps a chunk and hands it to the sink; a chunk of the caller's is copied (it may reuse it). */
+  private toSink(chunk: unknown, encoding: unknown): number {
+    const bytes = chunkBytes(chunk, encoding);
+    if (bytes === undefined || bytes.length === 0) return 0;
+    const owned = typeof chunk === 'string';
+    this.response.tapBytes(bytes, owned);
+    let copy = bytes;
+    if (!owned) {
+      copy = ownedBuffer(bytes.length);
+      bytes.copy(copy);
+    }
+    this.sinkTap!.write(copy);
+    return bytes.length;
   }
 
   /** After `end()` was forwarded: every body byte has been handed to Node. */

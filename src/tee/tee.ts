@@ -8,10 +8,11 @@ import { callSafely, type Logger } from '../core/logger';
 import { serverOf } from '../core/shutdown-hooks';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { CaptureBudget } from './capture';
-import { addDecoded, buildRecord, needsDecoding } from './deliver';
+import { addDecoded, buildRecord, needsDecoding, outcomeOf, redactRecord } from './deliver';
 import { type ResponseTeeOptions, readTeeConfig } from './options';
 import type { TeeRecord } from './record';
 import { TeeSession } from './session';
+import { badSink, isSinkStream, SinkTap } from './sink';
 import { createWrappers, type SessionMap, tapRequest, wrapResponse } from './wrap';
 import './locals';
 
@@ -37,6 +38,10 @@ export interface TeeStats {
   pending: number;
   /** Captures cut short by `maxInFlightBytes`. */
   budgetExceeded: number;
+  /** Responses whose record `skip` dropped. */
+  skipped: number;
+  /** `skip`, `redactBody` and `sink` failures (each was logged). */
+  callbackErrors: number;
 }
 
 /**
@@ -71,7 +76,15 @@ export type ResponseTee = RequestHandler & { stats(): TeeStats };
 export function responseTee(options?: ResponseTeeOptions): ResponseTee {
   const config = readTeeConfig(options);
   const budget = new CaptureBudget(config.maxInFlightBytes);
-  const stats = { active: 0, records: 0, onFinishErrors: 0, budgetExceeded: 0, pending: 0 };
+  const stats = {
+    active: 0,
+    records: 0,
+    onFinishErrors: 0,
+    budgetExceeded: 0,
+    pending: 0,
+    skipped: 0,
+    callbackErrors: 0,
+  };
   const sessions: SessionMap = new WeakMap();
   const wrappers = createWrappers(sessions);
   const logger: Logger = {
@@ -81,7 +94,62 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     },
   };
 
+  function reportRedactError(error: unknown): void {
+    stats.callbackErrors++;
+    callSafely(config.logger, 'tee', 'redactBody', function rethrow() {
+      throw error;
+    });
+  }
+
+  function reportSinkError(error: unknown): void {
+    stats.callbackErrors++;
+    callSafely(config.logger, 'tee', 'sink', function rethrow() {
+      throw error;
+    });
+  }
+
+  /** The sink the `sink` option gives for this request, if any (a throw or a bad value is logged). */
+  function openSink(req: IncomingMessage, res: ServerResponse): SinkTap | undefined {
+    const sink = config.sink;
+    if (sink === undefined) return undefined;
+    let stream: unknown;
+    try {
+      stream = sink(req, res);
+    } catch (error) {
+      reportSinkError(error);
+      return undefined;
+    }
+    if (stream === undefined || stream === null) return undefined;
+    if (!isSinkStream(stream)) {
+      reportSinkError(badSink(stream));
+      return undefined;
+    }
+    return new SinkTap(stream, config.sinkMaxQueue, budget, reportSinkError);
+  }
+
+  /** `skip(req, res)` once the response closed; a throw is logged and the record kept. */
+  function skipped(session: TeeSession): boolean {
+    const skip = config.skip;
+    if (skip === undefined) return false;
+    try {
+      return Boolean(skip(session.req, session.res));
+    } catch (error) {
+      stats.callbackErrors++;
+      callSafely(config.logger, 'tee', 'skip', function rethrow() {
+        throw error;
+      });
+      return false;
+    }
+  }
+
   function handOver(session: TeeSession, record: TeeRecord): void {
+    try {
+      redactRecord(record, config, reportRedactError);
+    } catch (error) {
+      // Never hand over bytes that should have been redacted.
+      buildFailed(session, error);
+      return;
+    }
     session.unwrap();
     stats.active--;
     stats.records++;
@@ -146,6 +214,13 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       settle(session);
       return;
     }
+    if (skipped(session)) {
+      session.unwrap();
+      stats.active--;
+      stats.skipped++;
+      settle(session);
+      return;
+    }
     let record: TeeRecord;
     try {
       record = buildRecord(session, config);
@@ -181,6 +256,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
     const session = new TeeSession(req, res, config, budget, sessions);
     const locals = ensureLocals(res);
     if (locals[LOCALS.tee] === undefined) locals[LOCALS.tee] = session;
+    session.sinkTap = openSink(req, res);
     wrapResponse(res, session, wrappers, sessions);
     if (session.requestTap !== undefined) session.untapRequest = tapRequest(req, session);
     // Called from the response's 'close' (after it finished, or the connection was lost); the
@@ -190,6 +266,7 @@ export function responseTee(options?: ResponseTeeOptions): ResponseTee {
       session.finishWork = holdFinishWork(serverOf(req.socket));
       session.closeAt = session.now();
       session.done = true;
+      session.sinkTap?.finish(outcomeOf(session) === 'completed');
       setImmediate(deliver, session);
     }
     onResponseDone(res, teeDone);

@@ -144,7 +144,11 @@ export function unwrapResponse(
  * request's `emit` for `'data'` (which Node emits both in flowing mode and
  * for every `read()`), so the tee adds no `'data'` listener and never
  * switches the stream to flowing mode: a body nobody reads stays unread.
- * Returns the undo function.
+ *
+ * The tap stops at the first `'end'` it sees: everything after is a replay
+ * of the same bytes (`rereadableBody()` mounted after the tee pushes the body
+ * again into `req` for every parser that reads it), so the capture is the
+ * body the client sent, once. Returns the undo function.
  *
  * @example
  * const untap = tapRequest(req, session);
@@ -152,13 +156,21 @@ export function unwrapResponse(
 export function tapRequest(req: IncomingMessage, session: TeeSession): () => void {
   const target = req as unknown as { emit: Method };
   const emit = target.emit;
+  let ended = false;
   shareShape(req, 'res');
   function teeEmit(...args: unknown[]): unknown {
-    if (args[0] === 'data') session.onRequestData(args[1]);
+    if (!ended) {
+      if (args[0] === 'data') session.onRequestData(args[1]);
+      else if (args[0] === 'end') {
+        ended = true;
+        untapRequest();
+      }
+    }
     return Reflect.apply(emit, req, args);
   }
-  target.emit = teeEmit;
-  return function untapRequest(): void {
+  function untapRequest(): void {
     if (target.emit === teeEmit) target.emit = emit;
-  };
+  }
+  target.emit = teeEmit;
+  return untapRequest;
 }
