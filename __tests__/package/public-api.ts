@@ -39,7 +39,7 @@ export const PUBLIC_API: Record<string, readonly string[]> = {
     'sse',
     'sseOf',
   ],
-  'streamguard/tee': ['DEFAULT_REDACT', 'responseTee', 'teeOf'],
+  'streamguard/tee': ['DEFAULT_REDACT', 'TeeSinkError', 'responseTee', 'teeOf'],
   'streamguard/body': [
     'BufferPool',
     'Lease',
