@@ -76,9 +76,22 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
   });
 
   it.each(['draft-10', 'draft-6', 'legacy'] as const)(
-    'every %s header value is a valid integer, even for a cost of 1e308',
+    'every %s header value is a valid integer, even for a store reply of 1e308, Infinity or NaN',
     async (style) => {
-      const a = await app({ rate: 10, burst: 30, headers: style, cost: () => 1e308 });
+      // A cost of 1e308 no longer reaches a store (it exceeds burst); a store's
+      // garbage reply still must not become a header.
+      const store = {
+        consume: () => ({
+          allowed: false,
+          remaining: Number.NaN,
+          reset: 1e308,
+          retryAfter: Number.POSITIVE_INFINITY,
+          blocked: 0,
+        }),
+        refund: () => undefined,
+        close: () => undefined,
+      };
+      const a = await app({ rate: 10, burst: 30, headers: style, store });
       const res = await request(a.url).get('/');
       expect(res.status).toBe(429);
       const values = Object.entries(res.headers)
@@ -132,6 +145,39 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     for (let i = 0; i < 5; i++)
       expect((await request(a.url).get('/health')).body).toBe('not counted');
     expect((await request(a.url).get('/cheap')).body.remaining).toBe(3);
+  });
+
+  it('a cost above burst is a 429 that can never succeed: its own type, no Retry-After, nothing charged', async () => {
+    let handled = 0;
+    const a = await app({
+      rate: 1,
+      interval: '1h',
+      burst: 3,
+      cost: (req) => (req.url === '/big' ? 5 : 1),
+      penalty: { after: 1, duration: '1h' },
+      handler(_req, res) {
+        handled++;
+        res.statusCode = 429;
+        res.end('handled');
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await request(a.url).get('/big').set('x-request-id', 'big');
+      expect(res.status).toBe(429);
+      expect(res.body).toEqual({
+        code: 'RATE_LIMIT_COST_EXCEEDS_BURST',
+        message: 'request cost 5 exceeds the limit of 3; it can never be admitted',
+        trace_id: 'big',
+      });
+      expect(res.headers['retry-after']).toBeUndefined();
+      expect(res.headers.ratelimit).toBeUndefined();
+      expect(parseList(String(res.headers['ratelimit-policy']))).toHaveLength(1);
+    }
+    expect(handled).toBe(0);
+    // Not charged, and not counted towards the penalty box (after: 1).
+    const cheap = await request(a.url).get('/cheap');
+    expect(cheap.status).toBe(200);
+    expect(cheap.body).toMatchObject({ allowed: true, remaining: 2, blockedUntil: 0 });
   });
 
   it('refund(req, res) gives the cost back when the finished response says so', async () => {

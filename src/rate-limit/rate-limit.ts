@@ -25,6 +25,7 @@ import {
   type HeaderStyle,
   headerShape,
   seconds,
+  writePolicyHeaders,
   writeRateLimitHeaders,
   writeResponseHeaders,
 } from './headers';
@@ -453,7 +454,32 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       next(error);
       return;
     }
+    if (cost > policy.burst) {
+      costExceedsBurst(next, cost);
+      return;
+    }
     runStore(req, res, next, key, cost, store, false);
+  }
+
+  /**
+   * A cost above `burst` can never be admitted, however long the client
+   * waits: a 429 that says so, without `Retry-After` (there is no time after
+   * which a retry succeeds), decided before the store, so nothing is charged
+   * and the penalty box does not count it. It always goes to `next(err)`,
+   * never to `handler` (there is no rate decision to hand it).
+   */
+  function costExceedsBurst(next: NextFunction, cost: number): void {
+    stats.rejected++;
+    const record = new HeaderRecord();
+    writePolicyHeaders(record, shape);
+    next(
+      new HttpError(
+        429,
+        'rate.limit.cost.exceeds.burst',
+        `request cost ${cost} exceeds the limit of ${policy.burst}; it can never be admitted`,
+        { headers: record.headers, limit: policy.burst, received: cost },
+      ),
+    );
   }
 
   Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
