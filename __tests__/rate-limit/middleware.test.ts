@@ -5,7 +5,12 @@ import express4 from 'express4';
 import { parseItem, parseList } from 'structured-headers';
 import request from 'supertest';
 import { CHANNELS, type RateLimitDecisionMessage } from '../../src/core/instrument';
-import { type RateLimitInfo, type RateLimitOptions, rateLimit } from '../../src/rate-limit';
+import {
+  MemoryStore,
+  type RateLimitInfo,
+  type RateLimitOptions,
+  rateLimit,
+} from '../../src/rate-limit';
 import { FLAVOURS, mount } from '../helpers/harness';
 
 function localsHandler(_req: IncomingMessage, res: ServerResponse): void {
@@ -231,6 +236,17 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect(info?.blockedUntil).toBeGreaterThan(Date.now() + 7_000_000);
   });
 
+  it('the same limiter reached twice by one request counts it once, and warns once', async () => {
+    const logger = quietLogger();
+    const limiter = rateLimit({ rate: 1, interval: '1h', burst: 5, logger });
+    const a = await mount(flavour, { use: [limiter, limiter], handler: localsHandler });
+    expect((await request(a.url).get('/')).body.remaining).toBe(4);
+    expect((await request(a.url).get('/')).body.remaining).toBe(3);
+    expect(limiter.stats.admitted).toBe(2);
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toMatch(/reached twice by one request/);
+  });
+
   it('publishes a decision per request on diagnostics_channel', async () => {
     const seen: RateLimitDecisionMessage[] = [];
     function onDecision(message: unknown): void {
@@ -275,7 +291,53 @@ describe('keys and proxies', () => {
     expect(await key('2001:db8:1:2ff::1')).toBe('2001:db8:1:200::/56');
     const blocked = await agent.get('/').set('x-forwarded-for', '2001:db8:1:2aa::77');
     expect(blocked.status).toBe(429);
-    expect(logger.lines).toHaveLength(0);
+    // `trust proxy: true` is spoofable: warned once, on the first request.
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toMatch(/'trust proxy' is true/);
+  });
+
+  it.each([
+    ['express 5', express],
+    ['express 4', express4],
+  ])(
+    "warns once about trust proxy: true (%s), not about a hop count or 'loopback'",
+    async (_name, factory) => {
+      for (const [trust, warnings] of [
+        [true, 1],
+        [1, 0],
+        ['loopback', 0],
+        [false, 0],
+      ] as const) {
+        const logger = quietLogger();
+        const app = factory();
+        app.set('trust proxy', trust);
+        app.use(rateLimit({ rate: 1, interval: '1h', burst: 100, logger }));
+        app.get('/', (_req, res) => res.json(res.locals.rateLimit));
+        const agent = request(app);
+        for (let i = 0; i < 3; i++) {
+          const res = await agent.get('/').set('x-forwarded-for', `203.0.113.${i}`);
+          expect(res.status).toBe(200);
+        }
+        const trustWarnings = logger.lines.filter((l) => /'trust proxy' is true/.test(l));
+        expect([trust, trustWarnings.length]).toEqual([trust, warnings]);
+      }
+    },
+  );
+
+  it('warns once when two limiters share one store under the same name, not under distinct names', () => {
+    const store = new MemoryStore();
+    const first = quietLogger();
+    rateLimit({ store, logger: first });
+    const second = quietLogger();
+    rateLimit({ store, logger: second });
+    rateLimit({ store, name: 'login', logger: second });
+    const third = quietLogger();
+    rateLimit({ store: new MemoryStore(), fallback: store, name: 'login', logger: third });
+    expect(first.lines).toHaveLength(0);
+    expect(second.lines).toHaveLength(1);
+    expect(second.lines[0]).toMatch(/already counts into this store under the name 'default'/);
+    expect(third.lines).toHaveLength(1);
+    expect(third.lines[0]).toMatch(/under the name 'login'/);
   });
 
   it.each([

@@ -33,6 +33,7 @@ import { ipKey } from './ip';
 import type { RateLimitInfo } from './locals';
 import { MemoryStore } from './memory-store';
 import type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
+import { RedisStore, redisStoreClient } from './redis-store';
 
 /**
  * The penalty box option of {@link rateLimit}.
@@ -129,6 +130,7 @@ interface Config {
   readonly store: RateLimitStore;
   readonly fallback: RateLimitStore | undefined;
   readonly shape: HeaderShape;
+  readonly name: string;
   readonly namespace: string;
   readonly skip: ((req: IncomingMessage) => boolean) | undefined;
   readonly refund: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
@@ -174,6 +176,9 @@ type AppLike = { get?: (name: string) => unknown };
  */
 export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   const config = readConfig(options);
+  claimStore(config.store, config);
+  if (config.fallback !== undefined && config.fallback !== config.store)
+    claimStore(config.fallback, config);
   const stats: RateLimitStats = {
     admitted: 0,
     rejected: 0,
@@ -182,7 +187,11 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     fallbackDecisions: 0,
   };
   let proxyChecked = false;
+  let trustChecked = false;
   let storeDown = false;
+  /** Requests this limiter has counted: one reaching it again is not counted twice. */
+  const counted = new WeakSet<IncomingMessage>();
+  let doubleWarned = false;
   // The last address and its key: consecutive requests from one client (or a
   // keep-alive connection) skip the IPv6 parsing.
   let lastAddress = '';
@@ -196,6 +205,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     // its own, so every property read on it is an uncached lookup.
     const forwarded = req.headers['x-forwarded-for'] !== undefined;
     const address = addresses.read(req, forwarded);
+    if (!trustChecked) checkTrust(req);
     if (forwarded && !proxyChecked) checkProxy(req);
     if (address === undefined) return 'unknown';
     if (address !== lastAddress) {
@@ -203,6 +213,33 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       lastAddress = address;
     }
     return lastKey;
+  }
+
+  /**
+   * Once per limiter, on its first request: `app.set('trust proxy', true)`
+   * makes `req.ip` the left-most `X-Forwarded-For` entry, which any client
+   * writes itself, so every request can claim a fresh key.
+   */
+  function checkTrust(req: IncomingMessage): void {
+    trustChecked = true;
+    const app = (req as IncomingMessage & { app?: AppLike }).app;
+    if (app === undefined || typeof app.get !== 'function' || app.get('trust proxy') !== true)
+      return;
+    callSafely(logger, 'rateLimit', 'logger', function warnTrustAll() {
+      logger.warn(
+        "rateLimit: Express's 'trust proxy' is true, so req.ip is whatever the client puts first in X-Forwarded-For and any client can take a fresh key per request; set it to the number of proxies in front of the app (e.g. 1) or their addresses",
+      );
+    });
+  }
+
+  /** A request reaching this limiter a second time (the limiter mounted twice): warned once. */
+  function warnDoubleCount(): void {
+    doubleWarned = true;
+    callSafely(logger, 'rateLimit', 'logger', function warnTwice() {
+      logger.warn(
+        `rateLimit: the limiter '${config.name}' was reached twice by one request (mounted twice, e.g. on the app and on a router); it is counted once. Mount it once, or create a second limiter with its own name`,
+      );
+    });
   }
 
   function checkProxy(req: IncomingMessage): void {
@@ -441,6 +478,12 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     res: ServerResponse,
     next: NextFunction,
   ): void {
+    if (counted.has(req)) {
+      if (!doubleWarned) warnDoubleCount();
+      next();
+      return;
+    }
+    counted.add(req);
     if (config.skip?.(req)) {
       next();
       return;
@@ -484,6 +527,41 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
 
   Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
   return rateLimitMiddleware as RateLimitMiddleware;
+}
+
+/**
+ * The stores limiters count into, and under which names: two limiters on one
+ * store (or two RedisStores on one client with one prefix) under the same
+ * `name` share their buckets, so every request would be counted by both.
+ * Not per-request data: one entry per store, kept only while the store lives.
+ */
+const claimedStores = new WeakMap<object, Set<string>>();
+
+/** Warns (through the new limiter's logger) when its store and name are already taken. */
+function claimStore(store: RateLimitStore, config: Config): void {
+  const { owner, scope } = storeScope(store);
+  const names = claimedStores.get(owner) ?? new Set<string>();
+  claimedStores.set(owner, names);
+  const claim = `${scope}\u0000${config.namespace}`;
+  if (!names.has(claim)) {
+    names.add(claim);
+    return;
+  }
+  const logger = config.logger;
+  callSafely(logger, 'rateLimit', 'logger', function warnReuse() {
+    logger.warn(
+      `rateLimit: another limiter already counts into this store under the name '${config.name}', so both count every request into the same buckets; give each limiter its own store or its own name`,
+    );
+  });
+}
+
+/** What identifies a store's keyspace: the store, or a RedisStore's client and prefix. */
+function storeScope(store: RateLimitStore): { owner: object; scope: string } {
+  if (store instanceof RedisStore) {
+    const client = redisStoreClient(store);
+    if (client !== undefined) return { owner: client, scope: store.prefix };
+  }
+  return { owner: store, scope: '' };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -530,6 +608,7 @@ function readConfig(options: RateLimitOptions | undefined): Config {
     store,
     fallback: o.fallback,
     shape: headerShape(style, name, burst, burst * emission),
+    name,
     namespace: name === 'default' ? '' : `${name}:`,
     skip: functionOption(o.skip, 'skip'),
     refund: functionOption(o.refund, 'refund'),
