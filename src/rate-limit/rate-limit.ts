@@ -19,6 +19,7 @@ import {
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseDuration, show } from '../core/units';
 import { AddressReader } from './address';
+import { BlockedKeys } from './blocked-keys';
 import {
   HeaderRecord,
   type HeaderShape,
@@ -50,6 +51,13 @@ export interface PenaltyOptions {
   escalate?: number;
   /** The longest block (`'1h'` or ms). Default `'24h'`. */
   max?: number | string;
+  /**
+   * Attack mode: how many blocked keys this process remembers, to reject
+   * them without asking the store until their block ends (a flood from
+   * blocked clients costs no Redis traffic). `0` turns it off. Not used with
+   * a `MemoryStore` (it is in process already). Default `10_000`.
+   */
+  remember?: number;
 }
 
 /**
@@ -133,6 +141,8 @@ interface Config {
   readonly name: string;
   readonly namespace: string;
   readonly skip: ((req: IncomingMessage) => boolean) | undefined;
+  /** Blocked keys remembered in process (attack mode); 0 = none. */
+  readonly remember: number;
   readonly refund: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   readonly handler: RateLimitOptions['handler'];
   readonly onStoreError: 'deny' | 'allow';
@@ -198,6 +208,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   let lastKey = '';
   const addresses = new AddressReader();
   const { policy, store, fallback, shape, logger, namespace } = config;
+  const blockedKeys = config.remember > 0 ? new BlockedKeys(config.remember) : undefined;
 
   function keyOf(req: IncomingMessage): string {
     if (config.key !== undefined) return config.key(req);
@@ -278,6 +289,8 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       fallback: viaFallback,
     };
     ensureLocals(res)[LOCALS.rateLimit] = info;
+    if (decision.blocked > 0 && blockedKeys !== undefined)
+      blockedKeys.add(key, now + decision.blocked, now + decision.reset, now);
     writeResponseHeaders(res, shape, decision, now);
     if (publishDecision.active)
       publishDecision({
@@ -501,6 +514,22 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       costExceedsBurst(next, cost);
       return;
     }
+    if (blockedKeys !== undefined && blockedKeys.size > 0) {
+      const now = Date.now();
+      const block = blockedKeys.get(key, now);
+      if (block !== undefined) {
+        const wait = block.until - now;
+        const decision: Decision = {
+          allowed: false,
+          remaining: 0,
+          reset: Math.max(block.resetAt - now, 0),
+          retryAfter: wait,
+          blocked: wait,
+        };
+        decided(req, res, next, key, cost, decision, store, false, now);
+        return;
+      }
+    }
     runStore(req, res, next, key, cost, store, false);
   }
 
@@ -600,8 +629,11 @@ function readConfig(options: RateLimitOptions | undefined): Config {
     o.headers === false
       ? false
       : enumOption(o.headers, 'headers', ['draft-10', 'draft-6', 'legacy'] as const, 'draft-10');
+  const penalty = readPenalty(o.penalty);
+  const remember =
+    penalty === undefined ? 0 : integerOption(o.penalty?.remember, 'penalty.remember', 10_000, 0);
   return {
-    policy: { emission, burst, penalty: readPenalty(o.penalty) },
+    policy: { emission, burst, penalty },
     cost,
     key: functionOption(o.key, 'key'),
     ipv6Subnet: integerOption(o.ipv6Subnet, 'ipv6Subnet', 56, 1, 128),
@@ -611,6 +643,7 @@ function readConfig(options: RateLimitOptions | undefined): Config {
     name,
     namespace: name === 'default' ? '' : `${name}:`,
     skip: functionOption(o.skip, 'skip'),
+    remember: store instanceof MemoryStore ? 0 : remember,
     refund: functionOption(o.refund, 'refund'),
     handler: functionOption(o.handler, 'handler'),
     onStoreError: enumOption(o.onStoreError, 'onStoreError', ['deny', 'allow'] as const, 'deny'),
@@ -620,7 +653,13 @@ function readConfig(options: RateLimitOptions | undefined): Config {
 
 function readPenalty(value: PenaltyOptions | undefined): PenaltyPolicy | undefined {
   if (value === undefined) return undefined;
-  const p = readOptions(value, 'rateLimit penalty', ['after', 'duration', 'escalate', 'max']);
+  const p = readOptions(value, 'rateLimit penalty', [
+    'after',
+    'duration',
+    'escalate',
+    'max',
+    'remember',
+  ]);
   if (p.after === undefined || p.duration === undefined)
     throw new TypeError('option penalty needs after and duration');
   const after = integerOption(p.after, 'penalty.after', 3, 1);
