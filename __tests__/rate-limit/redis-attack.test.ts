@@ -158,3 +158,27 @@ describe('attack mode: blocked keys are rejected in process', () => {
     ).toThrow(/penalty\.remember/);
   });
 });
+
+describe('cost above burst on a RedisStore', () => {
+  it.each(CLIENTS)(
+    '%s: answered without a Redis command, nothing charged',
+    async (_name, client) => {
+      const limit = limiter(client(), {
+        burst: 3,
+        cost: (req) => Number(req.headers['x-cost'] ?? 1),
+      });
+      const a = await mount('express5', { use: [limit], handler: ok });
+      const before = await commandStats();
+      for (let i = 0; i < 5; i++) {
+        const res = await request(a.url).get('/').set('x-client', 'big').set('x-cost', '4');
+        expect(res.status).toBe(429);
+        expect(res.body.code).toBe('RATE_LIMIT_COST_EXCEEDS_BURST');
+        expect(res.headers['retry-after']).toBeUndefined();
+      }
+      expect((await commandStats()).all - before.all).toBe(0);
+      // The bucket is whole: three unit requests are admitted.
+      for (let i = 0; i < 3; i++)
+        expect((await request(a.url).get('/').set('x-client', 'big')).status).toBe(200);
+    },
+  );
+});
