@@ -1,6 +1,12 @@
 import { Chain, type Link } from './chain';
 
-/** A key in the penalty box, as this process last heard from the store. */
+/**
+ * A key in the penalty box, as this process last heard from the store.
+ *
+ * @example
+ * const block: BlockedKey | undefined = blocked.get('1.2.3.4', Date.now());
+ * if (block !== undefined) console.log('blocked for', block.until - Date.now(), 'ms');
+ */
 export interface BlockedKey extends Link {
   readonly key: string;
   /** When the block ends (this process's clock, epoch ms). */

@@ -40,7 +40,7 @@ import { RedisStore, redisStoreClient } from './redis-store';
  * The penalty box option of {@link rateLimit}.
  *
  * @example
- * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h' };
+ * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h', remember: 10_000 };
  */
 export interface PenaltyOptions {
   /** Consecutive rejections that put a key in the box. Required, >= 1. */
@@ -178,7 +178,12 @@ type AppLike = { get?: (name: string) => unknown };
  * `interval` up to `burst`, each request costing `cost`. A rejected request
  * consumes nothing. Rejections answer 429 with `Retry-After` (an ErrorFrame
  * `RATE_LIMIT_EXCEEDED` through `next(err)`, or your `handler`); optional
- * penalty box; IETF `RateLimit-Policy`/`RateLimit` headers.
+ * penalty box, whose blocked keys are then rejected in process without a
+ * store round trip until the block ends (`penalty.remember`); IETF
+ * `RateLimit-Policy`/`RateLimit` headers. A cost above `burst` is a 429
+ * `rate.limit.cost.exceeds.burst` that never charges. A request reaching the
+ * same limiter twice is counted once; that, two limiters sharing a store
+ * under one `name`, and `trust proxy: true` are warned about once.
  *
  * @example
  * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, penalty: { after: 3, duration: '60s' } }));
