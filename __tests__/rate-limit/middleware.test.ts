@@ -236,15 +236,23 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect(info?.blockedUntil).toBeGreaterThan(Date.now() + 7_000_000);
   });
 
-  it('the same limiter reached twice by one request counts it once, and warns once', async () => {
+  it('the same limiter reached twice by one request counts it once, and warns once per limiter; other limiters still count', async () => {
     const logger = quietLogger();
     const limiter = rateLimit({ rate: 1, interval: '1h', burst: 5, logger });
-    const a = await mount(flavour, { use: [limiter, limiter], handler: localsHandler });
-    expect((await request(a.url).get('/')).body.remaining).toBe(4);
-    expect((await request(a.url).get('/')).body.remaining).toBe(3);
+    // Another limiter on the same request (a global one plus a route one) still counts.
+    const other = rateLimit({ rate: 1, interval: '1h', burst: 9, name: 'other', logger });
+    const a = await mount(flavour, {
+      use: [limiter, other, limiter, other],
+      handler: localsHandler,
+    });
+    // res.locals.rateLimit is the decision of the last limiter that counted: `other`.
+    expect((await request(a.url).get('/')).body).toMatchObject({ limit: 9, remaining: 8 });
+    expect((await request(a.url).get('/')).body).toMatchObject({ limit: 9, remaining: 7 });
     expect(limiter.stats.admitted).toBe(2);
-    expect(logger.lines).toHaveLength(1);
-    expect(logger.lines[0]).toMatch(/reached twice by one request/);
+    expect(other.stats.admitted).toBe(2);
+    expect(logger.lines).toHaveLength(2);
+    expect(logger.lines[0]).toMatch(/'default' was reached twice by one request/);
+    expect(logger.lines[1]).toMatch(/'other' was reached twice by one request/);
   });
 
   it('publishes a decision per request on diagnostics_channel', async () => {
