@@ -5,7 +5,12 @@ import express4 from 'express4';
 import { parseItem, parseList } from 'structured-headers';
 import request from 'supertest';
 import { CHANNELS, type RateLimitDecisionMessage } from '../../src/core/instrument';
-import { type RateLimitInfo, type RateLimitOptions, rateLimit } from '../../src/rate-limit';
+import {
+  MemoryStore,
+  type RateLimitInfo,
+  type RateLimitOptions,
+  rateLimit,
+} from '../../src/rate-limit';
 import { FLAVOURS, mount } from '../helpers/harness';
 
 function localsHandler(_req: IncomingMessage, res: ServerResponse): void {
@@ -76,9 +81,22 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
   });
 
   it.each(['draft-10', 'draft-6', 'legacy'] as const)(
-    'every %s header value is a valid integer, even for a cost of 1e308',
+    'every %s header value is a valid integer, even for a store reply of 1e308, Infinity or NaN',
     async (style) => {
-      const a = await app({ rate: 10, burst: 30, headers: style, cost: () => 1e308 });
+      // A cost of 1e308 no longer reaches a store (it exceeds burst); a store's
+      // garbage reply still must not become a header.
+      const store = {
+        consume: () => ({
+          allowed: false,
+          remaining: Number.NaN,
+          reset: 1e308,
+          retryAfter: Number.POSITIVE_INFINITY,
+          blocked: 0,
+        }),
+        refund: () => undefined,
+        close: () => undefined,
+      };
+      const a = await app({ rate: 10, burst: 30, headers: style, store });
       const res = await request(a.url).get('/');
       expect(res.status).toBe(429);
       const values = Object.entries(res.headers)
@@ -134,6 +152,39 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect((await request(a.url).get('/cheap')).body.remaining).toBe(3);
   });
 
+  it('a cost above burst is a 429 that can never succeed: its own type, no Retry-After, nothing charged', async () => {
+    let handled = 0;
+    const a = await app({
+      rate: 1,
+      interval: '1h',
+      burst: 3,
+      cost: (req) => (req.url === '/big' ? 5 : 1),
+      penalty: { after: 1, duration: '1h' },
+      handler(_req, res) {
+        handled++;
+        res.statusCode = 429;
+        res.end('handled');
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await request(a.url).get('/big').set('x-request-id', 'big');
+      expect(res.status).toBe(429);
+      expect(res.body).toEqual({
+        code: 'RATE_LIMIT_COST_EXCEEDS_BURST',
+        message: 'request cost 5 exceeds the limit of 3; it can never be admitted',
+        trace_id: 'big',
+      });
+      expect(res.headers['retry-after']).toBeUndefined();
+      expect(res.headers.ratelimit).toBeUndefined();
+      expect(parseList(String(res.headers['ratelimit-policy']))).toHaveLength(1);
+    }
+    expect(handled).toBe(0);
+    // Not charged, and not counted towards the penalty box (after: 1).
+    const cheap = await request(a.url).get('/cheap');
+    expect(cheap.status).toBe(200);
+    expect(cheap.body).toMatchObject({ allowed: true, remaining: 2, blockedUntil: 0 });
+  });
+
   it('refund(req, res) gives the cost back when the finished response says so', async () => {
     const a = await app(
       { rate: 1, interval: '1h', burst: 2, refund: (_req, res) => res.statusCode < 400 },
@@ -185,6 +236,25 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect(info?.blockedUntil).toBeGreaterThan(Date.now() + 7_000_000);
   });
 
+  it('the same limiter reached twice by one request counts it once, and warns once per limiter; other limiters still count', async () => {
+    const logger = quietLogger();
+    const limiter = rateLimit({ rate: 1, interval: '1h', burst: 5, logger });
+    // Another limiter on the same request (a global one plus a route one) still counts.
+    const other = rateLimit({ rate: 1, interval: '1h', burst: 9, name: 'other', logger });
+    const a = await mount(flavour, {
+      use: [limiter, other, limiter, other],
+      handler: localsHandler,
+    });
+    // res.locals.rateLimit is the decision of the last limiter that counted: `other`.
+    expect((await request(a.url).get('/')).body).toMatchObject({ limit: 9, remaining: 8 });
+    expect((await request(a.url).get('/')).body).toMatchObject({ limit: 9, remaining: 7 });
+    expect(limiter.stats.admitted).toBe(2);
+    expect(other.stats.admitted).toBe(2);
+    expect(logger.lines).toHaveLength(2);
+    expect(logger.lines[0]).toMatch(/'default' was reached twice by one request/);
+    expect(logger.lines[1]).toMatch(/'other' was reached twice by one request/);
+  });
+
   it('publishes a decision per request on diagnostics_channel', async () => {
     const seen: RateLimitDecisionMessage[] = [];
     function onDecision(message: unknown): void {
@@ -229,7 +299,53 @@ describe('keys and proxies', () => {
     expect(await key('2001:db8:1:2ff::1')).toBe('2001:db8:1:200::/56');
     const blocked = await agent.get('/').set('x-forwarded-for', '2001:db8:1:2aa::77');
     expect(blocked.status).toBe(429);
-    expect(logger.lines).toHaveLength(0);
+    // `trust proxy: true` is spoofable: warned once, on the first request.
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toMatch(/'trust proxy' is true/);
+  });
+
+  it.each([
+    ['express 5', express],
+    ['express 4', express4],
+  ])(
+    "warns once about trust proxy: true (%s), not about a hop count or 'loopback'",
+    async (_name, factory) => {
+      for (const [trust, warnings] of [
+        [true, 1],
+        [1, 0],
+        ['loopback', 0],
+        [false, 0],
+      ] as const) {
+        const logger = quietLogger();
+        const app = factory();
+        app.set('trust proxy', trust);
+        app.use(rateLimit({ rate: 1, interval: '1h', burst: 100, logger }));
+        app.get('/', (_req, res) => res.json(res.locals.rateLimit));
+        const agent = request(app);
+        for (let i = 0; i < 3; i++) {
+          const res = await agent.get('/').set('x-forwarded-for', `203.0.113.${i}`);
+          expect(res.status).toBe(200);
+        }
+        const trustWarnings = logger.lines.filter((l) => /'trust proxy' is true/.test(l));
+        expect([trust, trustWarnings.length]).toEqual([trust, warnings]);
+      }
+    },
+  );
+
+  it('warns once when two limiters share one store under the same name, not under distinct names', () => {
+    const store = new MemoryStore();
+    const first = quietLogger();
+    rateLimit({ store, logger: first });
+    const second = quietLogger();
+    rateLimit({ store, logger: second });
+    rateLimit({ store, name: 'login', logger: second });
+    const third = quietLogger();
+    rateLimit({ store: new MemoryStore(), fallback: store, name: 'login', logger: third });
+    expect(first.lines).toHaveLength(0);
+    expect(second.lines).toHaveLength(1);
+    expect(second.lines[0]).toMatch(/already counts into this store under the name 'default'/);
+    expect(third.lines).toHaveLength(1);
+    expect(third.lines[0]).toMatch(/under the name 'login'/);
   });
 
   it.each([

@@ -54,6 +54,27 @@ function limiterFor(name: string): RequestHandler | undefined {
         burst: HUGE,
         store: new RedisStore({ client: redisClient() }),
       });
+    // Attack mode (bench/rate-limit/attack.ts): one request in a fresh
+    // bucket, the next blocked for an hour; keys from X-Client.
+    case 'streamguard-redis-attack':
+    case 'streamguard-redis-attack-off':
+      return rateLimit({
+        rate: 1,
+        interval: '1h',
+        burst: 1,
+        penalty: {
+          after: 1,
+          duration: '1h',
+          remember: name === 'streamguard-redis-attack' ? 10_000 : 0,
+        },
+        key: (req) => String(req.headers['x-client']),
+        handler: (_req, res) => {
+          res.statusCode = 429;
+          res.end();
+        },
+        store: new RedisStore({ client: redisClient(), prefix: `${name}:` }),
+        logger: { warn: () => undefined },
+      });
     case 'express-rate-limit-memory':
       return erl({ windowMs: 60_000, limit: HUGE });
     case 'express-rate-limit-redis': {

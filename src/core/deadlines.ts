@@ -34,6 +34,12 @@ interface Pending {
  * the queue is in deadline order; a call fails between `ms` and `ms + tick`
  * after it started (`tick` is a quarter of `ms`, at most 50 ms).
  *
+ * The verdict measures Redis, not this process's event loop: the timer only
+ * schedules the check with `setImmediate`, which runs after the loop has read
+ * pending I/O. So a reply that arrived while the loop was blocked (a CPU
+ * spike, a long synchronous handler) settles its call first, and is not
+ * failed as a timeout merely because the timer fired before the socket was read.
+ *
  * @example
  * const deadlines = new Deadlines(1000);
  * const reply = await deadlines.race(redis.send(['PING']));
@@ -42,6 +48,8 @@ export class Deadlines {
   private queue: Pending[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The deferred check, once the timer has fired (after pending I/O is read). */
+  private verdict: NodeJS.Immediate | undefined;
   private readonly tick: number;
 
   constructor(
@@ -56,7 +64,7 @@ export class Deadlines {
     return new Promise<T>(function race(resolve, reject) {
       const entry: Pending = { at: Date.now() + deadlines.ms, settled: false, fail: reject };
       deadlines.queue.push(entry);
-      if (deadlines.timer === undefined) deadlines.arm();
+      if (deadlines.timer === undefined && deadlines.verdict === undefined) deadlines.arm();
       promise.then(
         function settled(value) {
           entry.settled = true;
@@ -74,6 +82,8 @@ export class Deadlines {
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.verdict !== undefined) clearImmediate(this.verdict);
+    this.verdict = undefined;
     const waiting = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
@@ -86,14 +96,20 @@ export class Deadlines {
 
   private arm(): void {
     const deadlines = this;
-    this.timer = setTimeout(function sweep() {
-      deadlines.sweep();
+    this.timer = setTimeout(function deadlineTick() {
+      deadlines.timer = undefined;
+      // Timers run before the loop polls for I/O: a reply that arrived while
+      // the loop was blocked is still unread here. Decide after the poll.
+      deadlines.verdict = setImmediate(function afterPendingIo() {
+        deadlines.verdict = undefined;
+        deadlines.sweep();
+      });
+      deadlines.verdict.unref();
     }, this.tick);
     this.timer.unref();
   }
 
   private sweep(): void {
-    this.timer = undefined;
     const now = Date.now();
     const queue = this.queue;
     while (this.head < queue.length) {

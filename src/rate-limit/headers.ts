@@ -151,6 +151,20 @@ export function writeRateLimitHeaders(
 }
 
 /**
+ * Only what does not depend on a bucket: the policy (`RateLimit-Policy`, or
+ * `X-RateLimit-Limit` for `'legacy'`). For a request no bucket was asked
+ * about (a cost above `burst`).
+ *
+ * @example
+ * writePolicyHeaders(record, shape);
+ */
+export function writePolicyHeaders(sink: HeaderSink, shape: HeaderShape): void {
+  if (shape.style === 'draft-10' || shape.style === 'draft-6')
+    sink.setHeader('RateLimit-Policy', shape.policy);
+  else if (shape.style === 'legacy') sink.setHeader('X-RateLimit-Limit', shape.limitText);
+}
+
+/**
  * {@link writeRateLimitHeaders} to a response, unless its headers are out
  * already (an earlier middleware flushed them): then nothing is written.
  * Instead of reading `res.headersSent` first (a getter, and another uncached

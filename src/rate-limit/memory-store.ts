@@ -1,4 +1,5 @@
 import { integerOption, readOptions } from '../core/options';
+import { Chain, type Link } from './chain';
 import { type BucketState, gcraConsume, gcraRefund } from './gcra';
 import type { Decision, Policy, RateLimitStore } from './policy';
 
@@ -9,13 +10,16 @@ import type { Decision, Policy, RateLimitStore } from './policy';
  * const options: MemoryStoreOptions = { maxKeys: 50_000 };
  */
 export interface MemoryStoreOptions {
-  /** Most keys kept; the least recently used is evicted beyond it. Default `100_000`. */
+  /**
+   * Most keys kept. Beyond it the least recently used key is evicted, but a
+   * key in the penalty box only when every key held is in the box. Default `100_000`.
+   */
   maxKeys?: number;
 }
 
-/** A bucket and when it was last moved to the recent end of the order. */
-interface Entry extends BucketState {
-  stamp: number;
+/** A bucket, linked into the recency order it belongs to. */
+interface Entry extends BucketState, Link {
+  readonly key: string;
 }
 
 /** How many of the oldest entries a sweep inspects for expiry. */
@@ -24,11 +28,15 @@ const SWEEP = 16;
 const SWEEP_EVERY = 8;
 
 /**
- * An in-process store: a `Map` kept in least-recently-used order (a touched
- * key is re-inserted at the end), bounded by `maxKeys`, with no timer per key.
- * Expired keys are dropped from the old end whenever a new key arrives and
- * every few calls, so cleanup is amortised and spraying keys cannot exhaust
- * memory.
+ * An in-process store, bounded by `maxKeys`, with no timer per key and O(1)
+ * work per call. A `Map` finds a key; two linked lists hold the keys in
+ * least-recently-used order: keys in the penalty box on one, all others on
+ * the other. A new key beyond `maxKeys` evicts the least recently used key
+ * that is not blocked, so spraying fresh keys cannot push a blocked client
+ * out of the box (and give it a fresh bucket); only when every key held is
+ * blocked does the oldest blocked key go. Expired keys are dropped from the
+ * old end whenever a new key arrives and every few calls: cleanup is
+ * amortised, never a walk over the whole map.
  *
  * @example
  * const store = new MemoryStore({ maxKeys: 50_000 });
@@ -37,16 +45,15 @@ const SWEEP_EVERY = 8;
 export class MemoryStore implements RateLimitStore {
   readonly maxKeys: number;
   private readonly buckets = new Map<string, Entry>();
+  /** Keys not in the penalty box, least recently used first. */
+  private readonly free = new Chain<Entry>();
+  /** Keys in the penalty box, least recently used first. */
+  private readonly boxed = new Chain<Entry>();
   private calls = 0;
-  /** Insertions into `buckets` so far: the clock of the recency order. */
-  private inserts = 0;
-  /** A key re-inserted fewer than this many insertions ago is not moved again. */
-  private readonly moveAfter: number;
 
   constructor(options?: MemoryStoreOptions) {
     const o = readOptions(options, 'MemoryStore', ['maxKeys']);
     this.maxKeys = integerOption(o.maxKeys, 'maxKeys', 100_000, 1);
-    this.moveAfter = Math.floor(this.maxKeys / 4);
   }
 
   /** Keys currently held (expired ones may linger until swept). */
@@ -56,7 +63,11 @@ export class MemoryStore implements RateLimitStore {
 
   consume(key: string, cost: number, policy: Policy, now: number = Date.now()): Decision {
     const state = this.touch(key, now);
-    return gcraConsume(state, cost, policy, now);
+    const decision = gcraConsume(state, cost, policy, now);
+    // Recently used: the newest end of the list it now belongs on.
+    if (state.blockedUntil > now) this.boxed.push(state);
+    else this.free.push(state);
+    return decision;
   }
 
   refund(key: string, cost: number, policy: Policy, now: number = Date.now()): void {
@@ -67,47 +78,64 @@ export class MemoryStore implements RateLimitStore {
   /** Forgets every key. */
   close(): void {
     this.buckets.clear();
+    this.free.clear();
+    this.boxed.clear();
   }
 
-  /**
-   * The key's state, fresh if it is new or expired, moved to the recent end.
-   * A key already among the last quarter of insertions stays where it is: a
-   * hot key costs no `Map` delete and re-insert per request, and is still far
-   * from the old end eviction takes from (`maxKeys` below 4 is exact LRU).
-   */
-  private touch(key: string, now: number): BucketState {
+  /** The key's state, fresh if it is new or expired. */
+  private touch(key: string, now: number): Entry {
     const buckets = this.buckets;
     let state = buckets.get(key);
-    if (state === undefined || (++this.calls & (SWEEP_EVERY - 1)) === 0) this.sweep(now, key);
+    if (state === undefined || (++this.calls & (SWEEP_EVERY - 1)) === 0) this.sweep(now, state);
     if (state === undefined) {
-      state = { tat: now, rejects: 0, blockedUntil: 0, level: 0, expires: now, stamp: 0 };
-      if (buckets.size >= this.maxKeys) this.evictOldest();
-    } else {
-      if (state.expires <= now) {
-        state.tat = now;
-        state.rejects = 0;
-        state.blockedUntil = 0;
-        state.level = 0;
-      }
-      if (this.inserts - state.stamp < this.moveAfter) return state;
-      buckets.delete(key);
+      if (buckets.size >= this.maxKeys) this.evict();
+      state = {
+        key,
+        tat: now,
+        rejects: 0,
+        blockedUntil: 0,
+        level: 0,
+        expires: now,
+        prev: null,
+        next: null,
+        chain: null,
+      };
+      buckets.set(key, state);
+    } else if (state.expires <= now) {
+      state.tat = now;
+      state.rejects = 0;
+      state.blockedUntil = 0;
+      state.level = 0;
     }
-    state.stamp = ++this.inserts;
-    buckets.set(key, state);
     return state;
   }
 
-  /** Drops expired keys from the old end, but never `current` (about to be used). */
-  private sweep(now: number, current: string): void {
-    let checked = 0;
-    for (const [key, state] of this.buckets) {
-      if (checked++ === SWEEP || state.expires > now) return;
-      if (key !== current) this.buckets.delete(key);
+  /**
+   * Bounded work from the old ends: keys whose block has ended leave the box
+   * (to the old end of the other list), expired keys are dropped. Never
+   * `current` (about to be used).
+   */
+  private sweep(now: number, current: Entry | undefined): void {
+    for (let i = 0; i < SWEEP; i++) {
+      const oldest = this.boxed.head;
+      if (oldest === null || oldest.blockedUntil > now) break;
+      this.free.unshift(oldest);
+    }
+    for (let i = 0; i < SWEEP; i++) {
+      const oldest = this.free.head;
+      if (oldest === null || oldest.expires > now || oldest === current) return;
+      this.drop(oldest);
     }
   }
 
-  private evictOldest(): void {
-    const oldest = this.buckets.keys().next();
-    if (oldest.done !== true) this.buckets.delete(oldest.value);
+  /** The least recently used key not in the box; a boxed one only if all are. */
+  private evict(): void {
+    const victim = this.free.head ?? this.boxed.head;
+    if (victim !== null) this.drop(victim);
+  }
+
+  private drop(entry: Entry): void {
+    (entry.chain as Chain<Entry> | null)?.remove(entry);
+    this.buckets.delete(entry.key);
   }
 }

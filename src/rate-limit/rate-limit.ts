@@ -19,12 +19,14 @@ import {
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseDuration, show } from '../core/units';
 import { AddressReader } from './address';
+import { BlockedKeys } from './blocked-keys';
 import {
   HeaderRecord,
   type HeaderShape,
   type HeaderStyle,
   headerShape,
   seconds,
+  writePolicyHeaders,
   writeRateLimitHeaders,
   writeResponseHeaders,
 } from './headers';
@@ -32,12 +34,13 @@ import { ipKey } from './ip';
 import type { RateLimitInfo } from './locals';
 import { MemoryStore } from './memory-store';
 import type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
+import { RedisStore, redisStoreClient } from './redis-store';
 
 /**
  * The penalty box option of {@link rateLimit}.
  *
  * @example
- * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h' };
+ * const penalty: PenaltyOptions = { after: 3, duration: '60s', escalate: 2, max: '1h', remember: 10_000 };
  */
 export interface PenaltyOptions {
   /** Consecutive rejections that put a key in the box. Required, >= 1. */
@@ -48,6 +51,13 @@ export interface PenaltyOptions {
   escalate?: number;
   /** The longest block (`'1h'` or ms). Default `'24h'`. */
   max?: number | string;
+  /**
+   * Attack mode: how many blocked keys this process remembers, to reject
+   * them without asking the store until their block ends (a flood from
+   * blocked clients costs no Redis traffic). `0` turns it off. Not used with
+   * a `MemoryStore` (it is in process already). Default `10_000`.
+   */
+  remember?: number;
 }
 
 /**
@@ -128,8 +138,11 @@ interface Config {
   readonly store: RateLimitStore;
   readonly fallback: RateLimitStore | undefined;
   readonly shape: HeaderShape;
+  readonly name: string;
   readonly namespace: string;
   readonly skip: ((req: IncomingMessage) => boolean) | undefined;
+  /** Blocked keys remembered in process (attack mode); 0 = none. */
+  readonly remember: number;
   readonly refund: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   readonly handler: RateLimitOptions['handler'];
   readonly onStoreError: 'deny' | 'allow';
@@ -165,7 +178,12 @@ type AppLike = { get?: (name: string) => unknown };
  * `interval` up to `burst`, each request costing `cost`. A rejected request
  * consumes nothing. Rejections answer 429 with `Retry-After` (an ErrorFrame
  * `RATE_LIMIT_EXCEEDED` through `next(err)`, or your `handler`); optional
- * penalty box; IETF `RateLimit-Policy`/`RateLimit` headers.
+ * penalty box, whose blocked keys are then rejected in process without a
+ * store round trip until the block ends (`penalty.remember`); IETF
+ * `RateLimit-Policy`/`RateLimit` headers. A cost above `burst` is a 429
+ * `rate.limit.cost.exceeds.burst` that never charges. A request reaching the
+ * same limiter twice is counted once; that, two limiters sharing a store
+ * under one `name`, and `trust proxy: true` are warned about once.
  *
  * @example
  * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, penalty: { after: 3, duration: '60s' } }));
@@ -173,6 +191,9 @@ type AppLike = { get?: (name: string) => unknown };
  */
 export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
   const config = readConfig(options);
+  claimStore(config.store, config);
+  if (config.fallback !== undefined && config.fallback !== config.store)
+    claimStore(config.fallback, config);
   const stats: RateLimitStats = {
     admitted: 0,
     rejected: 0,
@@ -181,13 +202,16 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     fallbackDecisions: 0,
   };
   let proxyChecked = false;
+  let trustChecked = false;
   let storeDown = false;
+  let doubleWarned = false;
   // The last address and its key: consecutive requests from one client (or a
   // keep-alive connection) skip the IPv6 parsing.
   let lastAddress = '';
   let lastKey = '';
   const addresses = new AddressReader();
   const { policy, store, fallback, shape, logger, namespace } = config;
+  const blockedKeys = config.remember > 0 ? new BlockedKeys(config.remember) : undefined;
 
   function keyOf(req: IncomingMessage): string {
     if (config.key !== undefined) return config.key(req);
@@ -195,6 +219,7 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     // its own, so every property read on it is an uncached lookup.
     const forwarded = req.headers['x-forwarded-for'] !== undefined;
     const address = addresses.read(req, forwarded);
+    if (!trustChecked) checkTrust(req);
     if (forwarded && !proxyChecked) checkProxy(req);
     if (address === undefined) return 'unknown';
     if (address !== lastAddress) {
@@ -202,6 +227,33 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       lastAddress = address;
     }
     return lastKey;
+  }
+
+  /**
+   * Once per limiter, on its first request: `app.set('trust proxy', true)`
+   * makes `req.ip` the left-most `X-Forwarded-For` entry, which any client
+   * writes itself, so every request can claim a fresh key.
+   */
+  function checkTrust(req: IncomingMessage): void {
+    trustChecked = true;
+    const app = (req as IncomingMessage & { app?: AppLike }).app;
+    if (app === undefined || typeof app.get !== 'function' || app.get('trust proxy') !== true)
+      return;
+    callSafely(logger, 'rateLimit', 'logger', function warnTrustAll() {
+      logger.warn(
+        "rateLimit: Express's 'trust proxy' is true, so req.ip is whatever the client puts first in X-Forwarded-For and any client can take a fresh key per request; set it to the number of proxies in front of the app (e.g. 1) or their addresses",
+      );
+    });
+  }
+
+  /** A request reaching this limiter a second time (the limiter mounted twice): warned once. */
+  function warnDoubleCount(): void {
+    doubleWarned = true;
+    callSafely(logger, 'rateLimit', 'logger', function warnTwice() {
+      logger.warn(
+        `rateLimit: the limiter '${config.name}' was reached twice by one request (mounted twice, e.g. on the app and on a router); it is counted once. Mount it once, or create a second limiter with its own name`,
+      );
+    });
   }
 
   function checkProxy(req: IncomingMessage): void {
@@ -240,6 +292,8 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       fallback: viaFallback,
     };
     ensureLocals(res)[LOCALS.rateLimit] = info;
+    if (decision.blocked > 0 && blockedKeys !== undefined)
+      blockedKeys.add(key, now + decision.blocked, now + decision.reset, now);
     writeResponseHeaders(res, shape, decision, now);
     if (publishDecision.active)
       publishDecision({
@@ -440,6 +494,11 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
     res: ServerResponse,
     next: NextFunction,
   ): void {
+    if (alreadyCounted(req, rateLimitMiddleware)) {
+      if (!doubleWarned) warnDoubleCount();
+      next();
+      return;
+    }
     if (config.skip?.(req)) {
       next();
       return;
@@ -453,11 +512,116 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
       next(error);
       return;
     }
+    if (cost > policy.burst) {
+      costExceedsBurst(next, cost);
+      return;
+    }
+    if (blockedKeys !== undefined && blockedKeys.size > 0) {
+      const now = Date.now();
+      const block = blockedKeys.get(key, now);
+      if (block !== undefined) {
+        const wait = block.until - now;
+        const decision: Decision = {
+          allowed: false,
+          remaining: 0,
+          reset: Math.max(block.resetAt - now, 0),
+          retryAfter: wait,
+          blocked: wait,
+        };
+        decided(req, res, next, key, cost, decision, store, false, now);
+        return;
+      }
+    }
     runStore(req, res, next, key, cost, store, false);
+  }
+
+  /**
+   * A cost above `burst` can never be admitted, however long the client
+   * waits: a 429 that says so, without `Retry-After` (there is no time after
+   * which a retry succeeds), decided before the store, so nothing is charged
+   * and the penalty box does not count it. It always goes to `next(err)`,
+   * never to `handler` (there is no rate decision to hand it).
+   */
+  function costExceedsBurst(next: NextFunction, cost: number): void {
+    stats.rejected++;
+    const record = new HeaderRecord();
+    writePolicyHeaders(record, shape);
+    next(
+      new HttpError(
+        429,
+        'rate.limit.cost.exceeds.burst',
+        `request cost ${cost} exceeds the limit of ${policy.burst}; it can never be admitted`,
+        { headers: record.headers, limit: policy.burst, received: cost },
+      ),
+    );
   }
 
   Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
   return rateLimitMiddleware as RateLimitMiddleware;
+}
+
+/**
+ * The stores limiters count into, and under which names: two limiters on one
+ * store (or two RedisStores on one client with one prefix) under the same
+ * `name` share their buckets, so every request would be counted by both.
+ * Not per-request data: one entry per store, kept only while the store lives.
+ */
+const claimedStores = new WeakMap<object, Set<string>>();
+
+/** Warns (through the new limiter's logger) when its store and name are already taken. */
+function claimStore(store: RateLimitStore, config: Config): void {
+  const { owner, scope } = storeScope(store);
+  const names = claimedStores.get(owner) ?? new Set<string>();
+  claimedStores.set(owner, names);
+  const claim = `${scope}\u0000${config.namespace}`;
+  if (!names.has(claim)) {
+    names.add(claim);
+    return;
+  }
+  const logger = config.logger;
+  callSafely(logger, 'rateLimit', 'logger', function warnReuse() {
+    logger.warn(
+      `rateLimit: another limiter already counts into this store under the name '${config.name}', so both count every request into the same buckets; give each limiter its own store or its own name`,
+    );
+  });
+}
+
+/** What identifies a store's keyspace: the store, or a RedisStore's client and prefix. */
+function storeScope(store: RateLimitStore): { owner: object; scope: string } {
+  if (store instanceof RedisStore) {
+    const client = redisStoreClient(store);
+    if (client !== undefined) return { owner: client, scope: store.prefix };
+  }
+  return { owner: store, scope: '' };
+}
+
+/**
+ * Where a request records the limiters that counted it: the first limiter
+ * itself, an array once a second one (a global plus a route limiter) counts
+ * it. A property on the request, not a `WeakSet` per limiter: a `WeakSet`
+ * entry per request costs the garbage collector about 2 µs a request, the
+ * property about 40 ns, and it goes with the request.
+ */
+const COUNTED: unique symbol = Symbol('streamguard.rateLimit.counted');
+
+type CountedRequest = IncomingMessage & { [COUNTED]?: object | object[] };
+
+/** Whether `limiter` has counted `req` already; if not, records that it now does. */
+function alreadyCounted(req: IncomingMessage, limiter: object): boolean {
+  const marked = req as CountedRequest;
+  const seen = marked[COUNTED];
+  if (seen === undefined) {
+    marked[COUNTED] = limiter;
+    return false;
+  }
+  if (seen === limiter) return true;
+  if (Array.isArray(seen)) {
+    if (seen.includes(limiter)) return true;
+    seen.push(limiter);
+    return false;
+  }
+  marked[COUNTED] = [seen, limiter];
+  return false;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -496,16 +660,21 @@ function readConfig(options: RateLimitOptions | undefined): Config {
     o.headers === false
       ? false
       : enumOption(o.headers, 'headers', ['draft-10', 'draft-6', 'legacy'] as const, 'draft-10');
+  const penalty = readPenalty(o.penalty);
+  const remember =
+    penalty === undefined ? 0 : integerOption(o.penalty?.remember, 'penalty.remember', 10_000, 0);
   return {
-    policy: { emission, burst, penalty: readPenalty(o.penalty) },
+    policy: { emission, burst, penalty },
     cost,
     key: functionOption(o.key, 'key'),
     ipv6Subnet: integerOption(o.ipv6Subnet, 'ipv6Subnet', 56, 1, 128),
     store,
     fallback: o.fallback,
     shape: headerShape(style, name, burst, burst * emission),
+    name,
     namespace: name === 'default' ? '' : `${name}:`,
     skip: functionOption(o.skip, 'skip'),
+    remember: store instanceof MemoryStore ? 0 : remember,
     refund: functionOption(o.refund, 'refund'),
     handler: functionOption(o.handler, 'handler'),
     onStoreError: enumOption(o.onStoreError, 'onStoreError', ['deny', 'allow'] as const, 'deny'),
@@ -515,7 +684,13 @@ function readConfig(options: RateLimitOptions | undefined): Config {
 
 function readPenalty(value: PenaltyOptions | undefined): PenaltyPolicy | undefined {
   if (value === undefined) return undefined;
-  const p = readOptions(value, 'rateLimit penalty', ['after', 'duration', 'escalate', 'max']);
+  const p = readOptions(value, 'rateLimit penalty', [
+    'after',
+    'duration',
+    'escalate',
+    'max',
+    'remember',
+  ]);
   if (p.after === undefined || p.duration === undefined)
     throw new TypeError('option penalty needs after and duration');
   const after = integerOption(p.after, 'penalty.after', 3, 1);

@@ -52,6 +52,8 @@ export class RedisStore implements RateLimitStore {
     const o = readOptions(options, 'RedisStore', ['client', 'prefix', 'timeout']);
     if (o.client === undefined) throw new TypeError('option client is required');
     this.runner = scriptRunner(o.client);
+    if (typeof o.client === 'object' || typeof o.client === 'function')
+      CLIENTS.set(this, o.client as object);
     if (o.prefix !== undefined && typeof o.prefix !== 'string')
       throw new TypeError(`option prefix must be a string, got ${show(o.prefix)}`);
     this.prefix = o.prefix ?? 'streamguard:rl:';
@@ -146,6 +148,20 @@ export class RedisStore implements RateLimitStore {
 }
 
 function nothing(): void {}
+
+/** The client each store was made with (rateLimit tells stores sharing a keyspace apart by it). */
+const CLIENTS = new WeakMap<RedisStore, object>();
+
+/**
+ * The client `store` was made with, so `rateLimit()` can warn when two
+ * stores on one client use the same prefix. Internal to the folder.
+ *
+ * @example
+ * const sameKeyspace = redisStoreClient(a) === redisStoreClient(b) && a.prefix === b.prefix;
+ */
+export function redisStoreClient(store: RedisStore): object | undefined {
+  return CLIENTS.get(store);
+}
 
 const POLICY_ARGS = new WeakMap<Policy, readonly string[]>();
 
