@@ -86,6 +86,9 @@ function ndjsonOf(res: ServerResponse): NdjsonStream {
 
 const options = { heartbeat: 0, writeTimeout: 0 } as const;
 
+// 150k-row exports: seconds on an idle machine, much more on a loaded one; nothing here is timed.
+jest.setTimeout(180_000);
+
 afterAll(closeAllApps);
 
 describe('sending yields to the event loop (issue 14)', () => {
