@@ -63,6 +63,9 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', ...missingSystemSuites()],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+  // Relative imports written with their runtime extension (`./pool.js`, as nodenext wants;
+  // scripts/esm-imports.mjs) resolve to the TypeScript source.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
   testTimeout: 30000,
   maxWorkers: 2,

@@ -12,6 +12,7 @@ import { PUBLIC_API, ROOT_ONLY } from './public-api';
 const repo = resolve(__dirname, '../..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let dir = '';
+let tarball = '';
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, {
@@ -28,7 +29,7 @@ beforeAll(() => {
   const packed = JSON.parse(
     run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], repo),
   ) as { filename: string }[];
-  const tarball = join(dir, packed[0]!.filename);
+  tarball = join(dir, packed[0]!.filename);
   writeFileSync(
     join(dir, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
@@ -81,6 +82,46 @@ test.each(['cjs', 'esm'] as const)(
     );
   },
 );
+
+/** Runs a checker on the tarball; resolves to its exit code and everything it printed. */
+function check(bin: string, args: string[]): { code: number; output: string } {
+  try {
+    return {
+      code: 0,
+      output: run(process.execPath, [join(repo, 'node_modules', bin), ...args], dir),
+    };
+  } catch (error) {
+    const e = error as { status?: number; stdout?: string; stderr?: string };
+    return { code: e.status ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? String(error)}` };
+  }
+}
+
+test('publint finds nothing in the tarball, not even a suggestion', () => {
+  const { code, output } = check('publint/src/cli.js', ['run', tarball, '--strict']);
+  expect({ code, allGood: output.includes('All good!'), output }).toEqual({
+    code: 0,
+    allGood: true,
+    output: expect.any(String),
+  });
+});
+
+test('are-the-types-wrong finds no problem for any entry point under node10, node16 (CJS and ESM) and bundler', () => {
+  const { code, output } = check('@arethetypeswrong/cli/dist/index.js', [
+    tarball,
+    '--format',
+    'json',
+    '--profile',
+    'strict',
+  ]);
+  const report = JSON.parse(output) as {
+    problems?: Record<string, unknown[]>;
+    analysis: { entrypoints: Record<string, unknown> };
+  };
+  expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(
+    ['.', ...subpaths.map((s) => `.${s.slice('streamguard'.length)}`), './package.json'].sort(),
+  );
+  expect({ code, problems: report.problems ?? {} }).toEqual({ code: 0, problems: {} });
+});
 
 test('the tarball holds the build, the README and the CHANGELOG, and no sources or tests', () => {
   const files = JSON.parse(

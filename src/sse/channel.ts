@@ -186,8 +186,8 @@ export function createChannel(options?: ChannelOptions): Channel {
     if (typeof data !== 'string')
       throw new TypeError('channel event.data must be a string or JSON-serialisable');
     // Validates the event name (CR/LF) before anything is stored.
-    serializeEvent({ event: event.event, data });
     const entry = event.event === undefined ? { data } : { event: event.event, data };
+    serializeEvent(entry);
     const logged = await log.append(entry);
     return logged.id;
   }
