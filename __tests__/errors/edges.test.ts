@@ -48,8 +48,12 @@ async function upload(url: string, announced: number, cap: number): Promise<RawR
     text += chunk;
     if (text.includes('\r\n\r\n')) answered = true;
   });
-  socket.on('error', () => {
+  socket.on('error', (err: NodeJS.ErrnoException) => {
     // EPIPE/ECONNRESET once the server stops reading: expected, the answer is what counts.
+    // Either is the server closing too: closing a socket with unread bytes sends RST rather than
+    // FIN, and Node 24 closes sooner after the answer than Node 20, so the client sees the reset
+    // (EPIPE on its next write, or ECONNRESET) instead of an 'end'.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') closedByServer = true;
   });
   const closed = new Promise<void>((resolve) => {
     socket.on('end', () => {
