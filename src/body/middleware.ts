@@ -6,10 +6,17 @@ import {
   CHANNELS,
   publisher,
 } from '../core/instrument';
+import {
+  dropRequestBody,
+  isClosePending,
+  isParsedByBodyParser,
+  keepReadableAlive,
+  rawBodyOf,
+  shareShape,
+} from '../core/internals';
 import { onResponseDone } from '../core/lifecycle';
 import { ensureLocals, LOCALS } from '../core/locals';
 import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
-import { shareShape } from '../core/shape';
 import type { NextFunction, RequestHandler } from '../core/types';
 import { parseBytes, parseDuration } from '../core/units';
 import { encodingUnsupported, isWireOverrun, tooLarge, wireTooLarge } from './errors';
@@ -93,8 +100,6 @@ const ENCODINGS = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
 
 const publishRead = publisher<BodyReadMessage>(CHANNELS.bodyRead);
 const publishError = publisher<BodyErrorMessage>(CHANNELS.bodyError);
-
-type ConsumedRequest = IncomingMessage & { _body?: boolean; rawBody?: unknown };
 
 /**
  * Reads the request body once into memory leased from a {@link BufferPool}
@@ -186,9 +191,8 @@ function handle(
   // The replay adds `_read` to `req`: on Express, give the request a shared hidden class now,
   // before the read, so the read's own accesses to `req` hit V8's caches too.
   shareShape(req, 'res');
-  const consumed = req as ConsumedRequest;
-  if (consumed._body === true || req.readableEnded || !req.readable) {
-    adopt(config, consumed, res, next);
+  if (isParsedByBodyParser(req) || req.readableEnded || !req.readable) {
+    adopt(config, req, res, next);
     return;
   }
   const encoding = (headerValue(req.headers['content-encoding']) ?? 'identity')
@@ -210,7 +214,7 @@ function handle(
   }
   // The replay takes the stream over when the read ends: Node must not
   // destroy it (and emit a late 'close' on the replay) after the first 'end'.
-  keepAlive(req);
+  keepReadableAlive(req);
   readBody(
     req,
     config.pool,
@@ -242,12 +246,12 @@ function handle(
 /** A body someone else already read: adopt `req.rawBody` (NestJS `rawBody: true`) or fail clearly. */
 function adopt(
   config: Config,
-  req: ConsumedRequest,
+  req: IncomingMessage,
   res: ServerResponse,
   next: NextFunction,
 ): void {
-  const raw = req.rawBody;
-  if (!Buffer.isBuffer(raw)) {
+  const raw = rawBodyOf(req);
+  if (raw === undefined) {
     fail(
       config,
       req,
@@ -270,10 +274,8 @@ function adopt(
   }
   // Called from the parser's 'end' listener, Node would destroy the stream
   // right after (autoDestroy), which would hit the replay: keep it alive.
-  keepAlive(req);
-  const state = (req as IncomingMessage & { _readableState?: { closeEmitted?: boolean } })
-    ._readableState;
-  if (req.destroyed && state?.closeEmitted === false) {
+  keepReadableAlive(req);
+  if (isClosePending(req)) {
     // The parser's stream is still closing; a late 'close' must not hit the replay.
     req.once('close', function adoptAfterClose(): void {
       adopt(config, req, res, next);
@@ -392,11 +394,9 @@ const ANSWER_GRACE = 30_000;
  * within `timeout` (or 30 s), the socket is destroyed.
  */
 function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number): void {
-  const dumped = req as IncomingMessage & { _dumped?: boolean };
-  if (dumped._dumped === true) return;
-  res.shouldKeepAlive = false;
   // Node's parser drops body bytes of a dumped request instead of pushing them.
-  dumped._dumped = true;
+  if (!dropRequestBody(req)) return;
+  res.shouldKeepAlive = false;
   const socket = req.socket;
   socket?.pause();
   // End the stream where its reader will see it: an error handler already
@@ -406,7 +406,7 @@ function stopReading(req: IncomingMessage, res: ServerResponse, timeout: number)
   // Ending an incomplete request would auto-destroy it, and Node then destroys
   // the socket: an answer still to be written (finalhandler writes a turn after
   // 'end') would never reach the client.
-  keepAlive(req);
+  keepReadableAlive(req);
   req.pause();
   req.push(null);
   if (reading) req.resume();
@@ -462,12 +462,6 @@ function checkBudget(pool: BufferPool, limit: number): void {
 function durationOrOff(value: unknown, option: string, fallback: string): number {
   if (value === false) return 0;
   return parseDuration(value ?? fallback, option);
-}
-
-function keepAlive(req: IncomingMessage): void {
-  const state = (req as IncomingMessage & { _readableState?: { autoDestroy?: boolean } })
-    ._readableState;
-  if (state !== undefined) state.autoDestroy = false;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

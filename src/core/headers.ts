@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { flushedHeaderBlock } from './internals';
 
 /**
  * A response header's value as it went (or will go) on the wire. Node's
@@ -11,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 export function sentHeader(res: ServerResponse, name: string): string | undefined {
   const stored = res.getHeader(name);
   if (stored !== undefined) return Array.isArray(stored) ? stored.join(', ') : String(stored);
-  const block = (res as ServerResponse & { _header?: unknown })._header;
+  const block = flushedHeaderBlock(res);
   if (typeof block !== 'string') return undefined;
   const wanted = name.toLowerCase();
   for (const line of block.split('\r\n')) {

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { flushedHeaderBlock } from '../core/internals';
 
 /**
  * Response or request headers as a record: lower-case names, repeated ones as arrays.
@@ -25,8 +26,8 @@ export const REDACTED = '[REDACTED]';
  * const headers = flushedHeaders(res);
  */
 export function flushedHeaders(res: ServerResponse): HeaderRecord {
-  const block = (res as ServerResponse & { _header?: unknown })._header;
-  if (typeof block === 'string' && block.length > 0) return parseHeaderBlock(block);
+  const block = flushedHeaderBlock(res);
+  if (block !== undefined) return parseHeaderBlock(block);
   const out: HeaderRecord = Object.create(null) as HeaderRecord;
   addHeaders(out, res.getHeaders());
   return out;
