@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpError } from '../core/errors';
+import { firstHeaderValue } from '../core/headers';
 import { isParsedByBodyParser, keepReadableAlive, shareShape } from '../core/internals';
 import { ensureLocals, LOCALS } from '../core/locals';
 import type { NextFunction, RequestHandler } from '../core/types';
@@ -92,14 +93,14 @@ function handle(
     adopt(config, req, res, next);
     return;
   }
-  const encoding = (headerValue(req.headers['content-encoding']) ?? 'identity')
+  const encoding = (firstHeaderValue(req.headers['content-encoding']) ?? 'identity')
     .trim()
     .toLowerCase();
   if (!ENCODINGS.has(encoding) || (!config.inflate && encoding !== 'identity')) {
     fail(config, req, res, next, encodingUnsupported(encoding));
     return;
   }
-  const lengthHeader = headerValue(req.headers['content-length']);
+  const lengthHeader = firstHeaderValue(req.headers['content-length']);
   const expected = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (encoding === 'identity' && expected !== undefined && expected > config.limit) {
     fail(config, req, res, next, tooLarge(config.limit, 0, expected));
@@ -138,8 +139,4 @@ function handle(
       );
     },
   );
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

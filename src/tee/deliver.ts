@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sentHeader } from '../core/headers';
+import { parseHeaderBlock, sentHeader } from '../core/headers';
 import { flushedHeaderBlock } from '../core/internals';
 import { traceId } from '../core/trace';
 import type { CaptureBudget } from './capture';
 import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
-import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
+import { flushedHeaders, type HeaderRecord, redactHeaders } from './headers';
 import { toJsonBody } from './json';
 import type { TeeConfig } from './options';
 import type {
