@@ -1,31 +1,11 @@
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { BufferPool, type RereadableBody, rereadableBody } from '../../src/body';
 import { mount } from '../helpers/harness';
+import { destroyRawSockets, rawClient, rawSockets, readAll } from '../helpers/raw';
 import { post, waitFor } from './util';
-
-/** Raw sockets opened by a test; destroyed after it. */
-const sockets = new Set<Socket>();
-afterEach(() => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-});
-
-/** Opens a raw socket to `url` and writes `head` (and `body`, when given). */
-function rawClient(url: string, head: string, body?: Buffer | string): Promise<Socket> {
-  const { port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(head);
-      if (body !== undefined) socket.write(body);
-      resolve(socket);
-    });
-    sockets.add(socket);
-    socket.on('error', reject);
-  });
-}
 
 function headers(length: number, extra = ''): string {
   return `POST / HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n${extra}\r\n`;
@@ -49,11 +29,11 @@ describe('lease growth (issue 14)', () => {
     await waitFor(() => reached === 16);
     expect(pool.stats()).toMatchObject({ inUse: 0, leases: 0 });
     // The first byte takes the first lease.
-    const first = [...sockets][0];
+    const first = rawSockets()[0];
     first?.write('x');
     await waitFor(() => pool.stats().leases === 1);
     expect(pool.stats().inUse).toBe(64 * 1024);
-    for (const s of sockets) s.destroy();
+    destroyRawSockets();
     await waitFor(() => pool.stats().inUse === 0);
   });
 
@@ -72,23 +52,11 @@ describe('lease growth (issue 14)', () => {
     expect(app.errors).toEqual([]);
     // A body that does arrive grows its lease class by class, up to what it needs.
     expect(pool.stats().peak).toBeGreaterThanOrEqual(16 * 64 * 1024 + 512 * 1024);
-    for (const s of sockets) s.destroy();
+    destroyRawSockets();
     await waitFor(() => pool.stats().inUse === 0);
     expect(pool.stats().leases).toBe(0);
   });
 });
-
-/** Everything the server sends on `socket` until it closes the connection. */
-function readAll(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    socket.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve(text));
-  });
-}
 
 describe.each(['express4', 'express5', 'http'] as const)(
   'read timeout on %s (issue 14)',

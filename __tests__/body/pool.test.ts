@@ -120,16 +120,21 @@ describe.each(FLAVOURS)('leases on %s', (flavour) => {
   test('a stream() still being read keeps the lease past the response; its end releases it', async () => {
     const pool = new BufferPool({ poison: true });
     let stream: Readable | undefined;
+    let closed = false;
     const app = await mount(flavour, {
       use: [rereadableBody({ pool })],
       handler: (_req, res) => {
         stream = bodyOf(res).stream();
+        // After the body's own 'close' listener: once this runs, the response is done for it.
+        res.once('close', () => {
+          closed = true;
+        });
         res.end('ok');
       },
     });
     const payload = 'y'.repeat(100_000);
     await post(app.url, payload, { 'content-type': 'text/plain' });
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => closed);
     expect(pool.stats().inUse).toBeGreaterThan(0);
     const chunks: Buffer[] = [];
     for await (const c of stream as Readable) chunks.push(c as Buffer);

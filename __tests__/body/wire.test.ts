@@ -1,23 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { BufferPool, type RereadableBody, rereadableBody } from '../../src/body';
 import { mount } from '../helpers/harness';
+import { chunk, rawSocket } from '../helpers/raw';
 import { post, waitFor } from './util';
-
-const sockets = new Set<Socket>();
-afterEach(() => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-});
 
 function bodyOf(res: import('node:http').ServerResponse): RereadableBody {
   return (res as unknown as { locals: { body: RereadableBody } }).locals.body;
-}
-
-/** A chunk of a chunked body. */
-function chunk(data: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
 }
 
 /**
@@ -27,10 +16,8 @@ function chunk(data: Buffer): Buffer {
  * chunked body; resolves with everything the server sent once it closes.
  */
 function endlessComment(url: string, total: number): Promise<string> {
-  const { port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    sockets.add(socket);
+    const socket = rawSocket(url);
     let text = '';
     socket.on('data', (c: Buffer) => {
       text += c.toString('latin1');

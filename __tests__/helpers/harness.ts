@@ -33,6 +33,13 @@ export interface AppSpec {
   nestBodyParser?: boolean;
   /** NestJS only: `rawBody: true` (Nest's parser keeps `req.rawBody`); needs `nestBodyParser`. */
   nestRawBody?: boolean;
+  /**
+   * Errors this test expects the app to record that are not HTTP errors (a handler that
+   * throws on purpose): `true` for any, or a predicate. Without it, an error without an
+   * HTTP status (4xx/5xx) that reaches the error handler, an assertion thrown inside a
+   * handler included, fails the test when its apps are closed.
+   */
+  expectErrors?: boolean | ((err: unknown) => boolean);
 }
 
 export interface Mounted {
@@ -46,6 +53,7 @@ export interface Mounted {
 }
 
 const open = new Set<Mounted>();
+const expectations = new WeakMap<Mounted, AppSpec['expectErrors']>();
 
 /**
  * Mounts the same middlewares and handler on one flavour and listens on a free
@@ -71,12 +79,45 @@ export async function mount(flavour: Flavour, spec: AppSpec): Promise<Mounted> {
     close: () => closeServer(server).finally(() => open.delete(mounted)),
   };
   open.add(mounted);
+  expectations.set(mounted, spec.expectErrors);
   return mounted;
 }
 
-/** Closes every app {@link mount} opened; registered in the jest setup. */
+/**
+ * Closes every app {@link mount} opened; registered in the jest setup (after each test).
+ * Then fails the test if an app recorded an error it did not expect (see
+ * {@link AppSpec.expectErrors}).
+ */
 export async function closeAllApps(): Promise<void> {
-  await Promise.all([...open].map((m) => m.close()));
+  const apps = [...open];
+  await Promise.all(apps.map((m) => m.close()));
+  const unexpected = apps.flatMap((m) => unexpectedErrors(m));
+  if (unexpected.length > 0) {
+    const list = unexpected.map(({ flavour, err }) => `  ${flavour}: ${describeError(err)}`);
+    throw new Error(
+      `the app recorded ${unexpected.length} unexpected error(s) (mount with expectErrors to allow):\n${list.join('\n')}`,
+    );
+  }
+}
+
+/** An error shaped like http-errors / HttpError: a numeric 4xx or 5xx `status`. */
+function isHttpError(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 600;
+}
+
+function unexpectedErrors(m: Mounted): { flavour: Flavour; err: unknown }[] {
+  const expect = expectations.get(m);
+  if (expect === true) return [];
+  return m.errors
+    .filter((err) => !isHttpError(err) && !(typeof expect === 'function' && expect(err)))
+    .map((err) => ({ flavour: m.flavour, err }));
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error)
+    return (err.stack ?? `${err.name}: ${err.message}`).split('\n').slice(0, 4).join('\n    ');
+  return String(err);
 }
 
 function notFound(_req: IncomingMessage, res: ServerResponse): void {

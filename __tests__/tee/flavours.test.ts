@@ -125,9 +125,11 @@ describe.each(FLAVOURS)('responseTee on %s', (flavour) => {
       handler: () => {
         throw new Error('kaput');
       },
+      expectErrors: (err) => err instanceof Error && err.message === 'kaput',
     });
     const got = await fetchRaw(app.url, { headers: { 'x-request-id': 'err-1' } });
     expect(got.status).toBe(500);
+    expect(app.errors).toHaveLength(1);
     const record = await rec.next();
     expect(record.status).toBe(500);
     expect(record.body.equals(got.body)).toBe(true);

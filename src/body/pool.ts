@@ -64,7 +64,6 @@ export class Lease {
   used = 0;
   /** @internal Whether a view reached code outside this package (then release detaches). */
   exposed = false;
-  private refs = 1;
   private done = false;
   private readonly pool: BufferPool;
 
@@ -108,17 +107,9 @@ export class Lease {
     return Buffer.from(moved, 0, length);
   }
 
-  /** Adds a holder; the memory is released when every holder has let go. */
-  retain(): void {
-    if (this.done) throw releasedError();
-    this.refs++;
-  }
-
-  /** Drops one holder; the last one returns the memory to the pool. Idempotent past zero. */
+  /** Returns the memory to the pool. Idempotent. (Holders are counted by `RereadableBody`.) */
   release(): void {
     if (this.done) return;
-    this.refs--;
-    if (this.refs > 0) return;
     this.done = true;
     this.pool.giveBack(this);
   }

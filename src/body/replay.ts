@@ -1,18 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { HttpError } from '../core/errors';
+import { markNotReading, pipeCount, renewReadableState } from '../core/internals';
 import { CHUNK, type RereadableBody } from './rereadable';
 
-interface ReadableStateLike {
-  highWaterMark: number;
-  emitClose: boolean;
-  reading: boolean;
-  pipes: Writable[];
-  constructor: new (options: object, stream: Readable, isDuplex: boolean) => ReadableStateLike;
-}
-
 type ReplayableRequest = IncomingMessage & {
-  _readableState: ReadableStateLike;
   _read: (size: number) => void;
 };
 
@@ -56,20 +48,13 @@ function arm(
   replay: ReplayState,
   again: boolean,
 ): void {
-  const old = req._readableState;
   // Pipes of the consumer that just finished: their own 'end' handler (which
   // ends the destination) still has to run in this emit, so their listeners
   // are removed a tick later, before the new pass can push anything (it
   // starts in setImmediate at the earliest). Not req.unpipe(): that works on
   // req's current state, which is the new one by then.
-  if (old.pipes !== undefined && old.pipes.length > 0)
-    process.nextTick(unpipeAll, req, [...old.pipes]);
-  const State = old.constructor;
-  req._readableState = new State(
-    { highWaterMark: old.highWaterMark, autoDestroy: false, emitClose: old.emitClose },
-    req,
-    false,
-  );
+  const oldPipes = renewReadableState(req);
+  if (oldPipes.length > 0) process.nextTick(unpipeAll, req, oldPipes);
   let offset = 0;
   let holding = false;
   let waiting = again;
@@ -120,7 +105,7 @@ function arm(
       pushNext();
       return;
     }
-    req._readableState.reading = false;
+    markNotReading(req);
   }
   req._read = function replayRead(): void {
     if (waiting) {
@@ -142,11 +127,7 @@ function stoppedRead(this: ReplayableRequest): void {
 }
 
 function hasConsumer(req: ReplayableRequest): boolean {
-  return (
-    req.listenerCount('data') > 0 ||
-    req.listenerCount('readable') > 0 ||
-    (req._readableState.pipes?.length ?? 0) > 0
-  );
+  return req.listenerCount('data') > 0 || req.listenerCount('readable') > 0 || pipeCount(req) > 0;
 }
 
 /** What `Readable.prototype.unpipe` tells each destination: its pipe removes its listeners. */

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../core/errors';
+import { firstHeaderValue } from '../core/headers';
 import { numberOption, readOptions } from '../core/options';
 import { show } from '../core/units';
 
@@ -34,10 +35,6 @@ function safeEqualHex(expected: Buffer, given: string): boolean {
   const g = Buffer.from(given, 'latin1');
   if (g.length !== expected.length) return false;
   return timingSafeEqual(expected, g);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /**
@@ -160,7 +157,7 @@ function signatureError(message: string): HttpError {
 export function githubVerify(secrets: Secrets): VerifyFunction {
   const list = secretList(secrets, 'secret');
   return function verifyGitHub(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
-    if (!verifyGitHubSignature(buf, headerValue(req.headers['x-hub-signature-256']), list))
+    if (!verifyGitHubSignature(buf, firstHeaderValue(req.headers['x-hub-signature-256']), list))
       throw signatureError('X-Hub-Signature-256 does not match the body');
   };
 }
@@ -191,7 +188,7 @@ export function stripeVerify(secrets: Secrets, options?: StripeVerifyOptions): V
   const header = headerNameOption(o.header);
   const tolerance = toleranceOption(o.tolerance);
   return function verifyStripe(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
-    const given = headerValue(req.headers[header]);
+    const given = firstHeaderValue(req.headers[header]);
     if (!checkStripe(buf, given, list, tolerance, Date.now() / 1000))
       throw signatureError(`${header} does not match the body or is outside the tolerance`);
   };

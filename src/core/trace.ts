@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { firstHeaderValue } from './headers';
 
 const kTraceId = Symbol('streamguard.traceId');
 type Traced = IncomingMessage & { [kTraceId]?: string };
@@ -30,7 +31,7 @@ export function traceId(req: IncomingMessage): string {
 }
 
 function fromTraceparent(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
+  const value = firstHeaderValue(header);
   if (value === undefined) return undefined;
   const m = TRACEPARENT.exec(value.trim());
   if (m === null) return undefined;
@@ -41,7 +42,7 @@ function fromTraceparent(header: string | string[] | undefined): string | undefi
 }
 
 function fromRequestId(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
+  const value = firstHeaderValue(header);
   return value !== undefined && REQUEST_ID.test(value) ? value : undefined;
 }
 

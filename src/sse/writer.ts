@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Deferred, deferred, handledRejection, RESOLVED } from '../core/deferred';
 import {
   CHANNELS,
   publisher,
@@ -12,7 +13,6 @@ import type { Logger } from '../core/logger';
 import { onServerShutdown, serverOf } from '../core/shutdown-hooks';
 import { traceId } from '../core/trace';
 import { type CloseReason, StreamAbortError } from './abort';
-import { type Deferred, deferred, handledRejection, RESOLVED } from './deferred';
 import type { SignalFanout } from './signal-fanout';
 import { paced } from './turn';
 
@@ -110,7 +110,6 @@ export class StreamWriter {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private wroteSinceBeat = false;
   private reason: CloseReason | undefined;
-  private readonly finalize: () => void;
   private readonly unhookShutdown: () => void;
   private leaveShutdownFanout: () => void = noopLeave;
 
@@ -127,8 +126,7 @@ export class StreamWriter {
     this.onShutdown = this.onShutdown.bind(this);
     this.countIfStillBlocked = this.countIfStillBlocked.bind(this);
     this.flushBatch = this.flushBatch.bind(this);
-    this.finalize = onResponseDone(res, this.cleanup.bind(this));
-    res.on('close', this.finalize);
+    onResponseDone(res, this.cleanup.bind(this));
     this.unhookShutdown = onServerShutdown(serverOf(req.socket), this.onShutdown);
     const shutdown = config.shutdown;
     if (shutdown !== undefined) {
@@ -418,7 +416,6 @@ export class StreamWriter {
     batch?.reject(this.signal.reason);
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
     this.endTimer = undefined;
-    this.res.removeListener('close', this.finalize);
     this.leaveShutdownFanout();
     this.unhookShutdown();
     publishClose({

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sentHeader } from '../core/headers';
+import { parseHeaderBlock, sentHeader } from '../core/headers';
+import { flushedHeaderBlock } from '../core/internals';
 import { traceId } from '../core/trace';
 import type { CaptureBudget } from './capture';
 import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
-import { flushedHeaders, type HeaderRecord, parseHeaderBlock, redactHeaders } from './headers';
+import { flushedHeaders, type HeaderRecord, redactHeaders } from './headers';
 import { toJsonBody } from './json';
 import type { TeeConfig } from './options';
 import type {
@@ -109,7 +110,7 @@ class ResponseRecord implements TeeRecord {
   constructor(req: IncomingMessage, res: ServerResponse, redact: ReadonlySet<string>) {
     // Headers never flushed are reported empty; a flushed block is kept to be parsed on demand.
     const sent = res.headersSent;
-    const block = sent ? (res as ServerResponse & { _header?: unknown })._header : undefined;
+    const block = sent ? flushedHeaderBlock(res) : undefined;
     const parseLater = typeof block === 'string' && block.length > 0;
     const fallback: HeaderRecord =
       sent && !parseLater ? flushedHeaders(res) : (Object.create(null) as HeaderRecord);
@@ -251,7 +252,7 @@ function contentEncodingOf(res: ServerResponse): string | undefined {
   if (stored !== undefined) value = Array.isArray(stored) ? stored.join(', ') : String(stored);
   else {
     // Given to writeHead() directly: only the flushed header block has it.
-    const block = (res as ServerResponse & { _header?: unknown })._header;
+    const block = flushedHeaderBlock(res);
     if (typeof block === 'string' && CONTENT_ENCODING_LINE.test(block))
       value = sentHeader(res, 'content-encoding');
   }

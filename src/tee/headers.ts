@@ -1,4 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type HeaderValues, parseHeaderBlock } from '../core/headers';
+import { flushedHeaderBlock } from '../core/internals';
 
 /**
  * Response or request headers as a record: lower-case names, repeated ones as arrays.
@@ -6,7 +8,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
  * @example
  * const cookies = record.headers['set-cookie']; // string | string[] | undefined
  */
-export type HeaderRecord = Record<string, string | string[]>;
+export type HeaderRecord = HeaderValues;
 
 /**
  * The value a redacted header gets.
@@ -25,36 +27,11 @@ export const REDACTED = '[REDACTED]';
  * const headers = flushedHeaders(res);
  */
 export function flushedHeaders(res: ServerResponse): HeaderRecord {
-  const block = (res as ServerResponse & { _header?: unknown })._header;
-  if (typeof block === 'string' && block.length > 0) return parseHeaderBlock(block);
+  const block = flushedHeaderBlock(res);
+  if (block !== undefined) return parseHeaderBlock(block);
   const out: HeaderRecord = Object.create(null) as HeaderRecord;
   addHeaders(out, res.getHeaders());
   return out;
-}
-
-/**
- * Parses a flushed header block (`HTTP/1.1 200 OK\r\nName: value\r\n…`) into a {@link HeaderRecord}.
- *
- * @example
- * parseHeaderBlock('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n'); // { 'x-a': '1' }
- */
-export function parseHeaderBlock(block: string): HeaderRecord {
-  const out: HeaderRecord = Object.create(null) as HeaderRecord;
-  const lines = block.split('\r\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    appendHeader(out, line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return out;
-}
-
-function appendHeader(out: HeaderRecord, name: string, value: string): void {
-  const existing = out[name];
-  if (existing === undefined) out[name] = value;
-  else if (Array.isArray(existing)) existing.push(value);
-  else out[name] = [existing, value];
 }
 
 function addHeaders(out: HeaderRecord, headers: OutgoingHttpHeaders): void {

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { firstHeaderValue } from '../core/headers';
 
 /**
  * How a captured body is written in a record's JSON: `text` (the bytes as a
@@ -88,7 +89,7 @@ export function toJsonBody(
 }
 
 function essence(contentType: string | string[] | undefined): string {
-  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  const value = firstHeaderValue(contentType);
   if (value === undefined) return '';
   const semi = value.indexOf(';');
   return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
@@ -98,7 +99,7 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 const LATIN1 = new Set(['iso-8859-1', 'latin1', 'l1', 'us-ascii', 'ascii']);
 
 function isLatin1(contentType: string | string[] | undefined): boolean {
-  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  const value = firstHeaderValue(contentType);
   const charset = value === undefined ? undefined : CHARSET.exec(value)?.[1];
   return charset !== undefined && LATIN1.has(charset.toLowerCase());
 }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { responseHasBody } from '../core/internals';
 import { BoundedCapture, type CaptureBudget, type CaptureResult, ownedBuffer } from './capture';
 import { chunkBytes, chunkLength } from './chunk';
 import type { TeeConfig } from './options';
@@ -160,7 +161,7 @@ export class TeeSession implements TeeLocals {
   /** After a write/end was forwarded and accepted: count and copy its chunk. */
   onBody(chunk: unknown, encoding: unknown): void {
     if (this.done || chunk === undefined || chunk === null) return;
-    if ((this.res as ServerResponse & { _hasBody?: boolean })._hasBody === false) return;
+    if (!responseHasBody(this.res)) return;
     this.onHeaders();
     const n =
       this.sinkTap === undefined

@@ -1,5 +1,5 @@
 import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
-import { shareShape } from '../core/shape';
+import { shareShape } from '../core/internals';
 import type { TeeSession } from './session';
 
 type Method = (...args: unknown[]) => unknown;
