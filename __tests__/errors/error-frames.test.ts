@@ -55,6 +55,7 @@ describe.each(FLAVOURS)('harness and errorFrames on %s', (flavour) => {
 
   test('a plain error is a 500 whose message is not exposed', async () => {
     const app = await mount(flavour, {
+      expectErrors: true,
       handler: () => {
         throw new Error('database password is hunter2');
       },
@@ -159,6 +160,7 @@ describe('errorFrames details', () => {
 
   test('an error after other headers went out closes the connection rather than hanging', async () => {
     const app = await mount('express4', {
+      expectErrors: true,
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('partial');
@@ -171,6 +173,7 @@ describe('errorFrames details', () => {
   test('5xx errors are logged once through the injected logger with the trace id', async () => {
     const lines: string[] = [];
     const app = await mount('express5', {
+      expectErrors: true,
       handler: () => {
         throw new Error('kaput');
       },

@@ -170,6 +170,7 @@ describe.each(FLAVOURS)('sse() on %s', (flavour) => {
     let stream!: SseStream;
     let response!: ServerResponse;
     const app = await mount(flavour, {
+      expectErrors: true,
       use: [sse({ heartbeat: '1s' })],
       handler: async (_req, res) => {
         stream = streamOf(res);
