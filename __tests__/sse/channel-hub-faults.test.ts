@@ -1,0 +1,239 @@
+import type { IncomingMessage } from 'node:http';
+import Redis from 'ioredis';
+import Redis6 from 'ioredis6';
+import { createClient as createClient5 } from 'redis';
+import { createClient as createClient4 } from 'redis4';
+import { createClient as createClient6 } from 'redis6';
+import { Deadlines, RedisTimeoutError } from '../../src/core/deadlines';
+import { type RedisClientLike, redisCommander } from '../../src/core/redis';
+import { createChannels } from '../../src/sse/channels';
+import { RedisStreamLogs } from '../../src/sse/redis-stream-log';
+import { StreamReader } from '../../src/sse/stream-reader';
+import { mount } from '../helpers/harness';
+import { type RedisServer, startRedis } from '../helpers/redis';
+import { connectEvents, type EventClient } from './channel-client';
+import { eventually, failOnUnhandledRejections } from './helpers';
+
+/**
+ * The createChannels hub (RedisStreamLogs: one multiplexed XREAD per
+ * process) under real redis-server faults: stalled (SIGSTOP/SIGCONT),
+ * restarted without persistence, a stream key deleted while it is read.
+ */
+
+let redis: RedisServer;
+let admin: Redis;
+const closers: (() => Promise<unknown> | undefined)[] = [];
+const quiet = { warn: () => undefined };
+let prefixSeq = 0;
+
+failOnUnhandledRejections();
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.port, '127.0.0.1', { retryStrategy: () => 50 });
+  admin.on('error', () => undefined);
+});
+
+afterEach(async () => {
+  if (redis.pid !== undefined) process.kill(redis.pid, 'SIGCONT');
+  const all = closers.splice(0).reverse();
+  for (const close of all) await Promise.resolve(close()).catch(() => undefined);
+  // Every connection the test (and the hub) opened is closed: only the admin one is left.
+  await eventually(
+    async () => (await connectedClients().catch(() => 0)) === 1,
+    'connections to close',
+    10_000,
+  );
+});
+
+afterAll(async () => {
+  admin.disconnect();
+  await redis.stop();
+});
+
+interface NodeRedisClient {
+  connect(): Promise<unknown>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  destroy?(): void;
+  disconnect(): Promise<unknown>;
+  isOpen: boolean;
+}
+
+async function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
+  client.on('error', () => undefined);
+  await client.connect();
+  closers.push(async () => {
+    if (!client.isOpen) return;
+    if (client.destroy) client.destroy();
+    else await client.disconnect();
+  });
+  return client as unknown as RedisClientLike;
+}
+
+async function ioredis(make: () => Redis | InstanceType<typeof Redis6>): Promise<RedisClientLike> {
+  const c = make();
+  c.on('error', () => undefined);
+  closers.push(async () => c.disconnect());
+  await c.ping();
+  return c as unknown as RedisClientLike;
+}
+
+const clientKinds: [string, () => Promise<RedisClientLike>][] = [
+  ['ioredis 5', async () => ioredis(() => new Redis(redis.port, '127.0.0.1'))],
+  ['ioredis 6 (RESP3)', async () => ioredis(() => new Redis6(redis.port, '127.0.0.1'))],
+  ['node-redis 4', () => nodeRedis(createClient4({ url: redis.url }))],
+  ['node-redis 5 (RESP3)', () => nodeRedis(createClient5({ url: redis.url, RESP: 3 }))],
+  ['node-redis 6 (RESP2)', () => nodeRedis(createClient6({ url: redis.url }))],
+];
+
+/** Clients connected to the server now (INFO clients), the admin connection included. */
+async function connectedClients(): Promise<number> {
+  const info = String(await admin.info('clients'));
+  return Number(/connected_clients:(\d+)/.exec(info)![1]);
+}
+
+function topicOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://x').pathname.slice(1);
+}
+
+async function hubApp(hub: ReturnType<typeof createChannels>) {
+  return mount('express5', {
+    handler: hub.handler({ topic: topicOf, heartbeat: false, logger: quiet }),
+  });
+}
+
+/** Publishes until the log answers again (after SIGCONT or a restart); resolves with the acknowledged id. */
+async function publishWhenBack(
+  hub: ReturnType<typeof createChannels>,
+  topic: string,
+  data: string,
+): Promise<string> {
+  let id = '';
+  await eventually(
+    async () => {
+      try {
+        id = await hub.publish(topic, { data });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    'redis to answer again',
+    15_000,
+  );
+  return id;
+}
+
+function errorCode(client: EventClient): unknown {
+  const error = client.events.find((e) => e.event === 'error');
+  return error === undefined ? undefined : JSON.parse(error.data).code;
+}
+
+const TOPICS = ['x', 'y', 'z'];
+const BLOCK = 200;
+const TIMEOUT = 300;
+
+describe.each(clientKinds)('SIGSTOP/SIGCONT under a hub with %s', (_name, make) => {
+  test('every topic errors and closes, publish rejects in time, a late subscriber is not parked; after SIGCONT nothing acknowledged is missed and no connection leaks', async () => {
+    const client = await make();
+    const baseline = await connectedClients();
+    const logs = new RedisStreamLogs({
+      client,
+      prefix: `stop:${++prefixSeq}:`,
+      block: BLOCK,
+      timeout: TIMEOUT,
+    });
+    const hub = createChannels({ replay: logs, logger: quiet });
+    closers.push(() => hub.close());
+    const app = await hubApp(hub);
+    const clients = await Promise.all(TOPICS.map((t) => connectEvents(`${app.url}/${t}`)));
+    await eventually(() => TOPICS.every((t) => hub.subscribers(t) === 1), 'three subscriptions');
+    const acknowledged = new Map<string, string[]>();
+    for (const t of TOPICS) acknowledged.set(t, [await hub.publish(t, { data: `before ${t}` })]);
+    await Promise.all(clients.map((c) => c.waitFor(1)));
+
+    process.kill(redis.pid!, 'SIGSTOP');
+    const stopped = Date.now();
+    await expect(hub.publish('x', { data: 'while stopped' })).rejects.toBeInstanceOf(
+      RedisTimeoutError,
+    );
+    expect(Date.now() - stopped).toBeLessThan(TIMEOUT + 2000);
+    // The multiplexed XREAD is not back within block + timeout: every topic's subscriber is told and closed.
+    for (const c of clients) {
+      await c.ended;
+      expect(errorCode(c)).toBe('CHANNEL_UNAVAILABLE');
+    }
+    expect(Date.now() - stopped).toBeLessThan(BLOCK + TIMEOUT + 3000);
+    // Subscribers arriving now, to a known topic and to a new one, are not parked with a 200 and silence.
+    for (const topic of ['x', 'fresh']) {
+      const late = await connectEvents(`${app.url}/${topic}`);
+      expect(late.status).toBe(200);
+      await late.ended;
+      expect(late.events.map((e) => e.event)).toEqual(['error']);
+      expect(errorCode(late)).toBe('CHANNEL_UNAVAILABLE');
+    }
+    process.kill(redis.pid!, 'SIGCONT');
+
+    acknowledged.get('x')!.push(await publishWhenBack(hub, 'x', 'after x'));
+    for (const t of ['y', 'z'])
+      acknowledged.get(t)!.push(await hub.publish(t, { data: `after ${t}` }));
+    // Each client reconnects with its Last-Event-ID: everything acknowledged since is replayed, then live.
+    const back = await Promise.all(
+      TOPICS.map((t, i) => connectEvents(`${app.url}/${t}`, clients[i]!.lastEventId)),
+    );
+    await eventually(() => TOPICS.every((t) => hub.subscribers(t) === 1), 'the resubscriptions');
+    for (const t of TOPICS) acknowledged.get(t)!.push(await hub.publish(t, { data: `live ${t}` }));
+    for (const [i, t] of TOPICS.entries()) {
+      const want = acknowledged.get(t)!.slice(1);
+      await eventually(
+        () => back[i]!.events.some((e) => e.id === want[want.length - 1]),
+        `${t}'s live event`,
+      );
+      const ids = back[i]!.events.map((e) => e.id);
+      expect(back[i]!.events.some((e) => e.event === 'reset' || e.event === 'error')).toBe(false);
+      // Nothing acknowledged is missing, nothing is doubled (a publish that timed out may or may not be there).
+      for (const id of want) expect(ids).toContain(id);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+    // A new subscriber works too.
+    const fresh = await connectEvents(`${app.url}/fresh`);
+    await eventually(() => hub.subscribers('fresh') === 1, 'the fresh subscription');
+    await hub.publish('fresh', { data: 'hello' });
+    expect((await fresh.waitFor(1)).map((e) => e.data)).toEqual(['hello']);
+    for (const c of [...back, fresh]) c.close();
+    // The hub's blocking connection is the only one it adds; closed with it, the server is back to baseline.
+    expect(await connectedClients()).toBe(baseline + 1);
+    await hub.close();
+    await eventually(async () => (await connectedClients()) === baseline, 'the baseline', 10_000);
+  }, 30_000);
+});
+
+describe.each(clientKinds)('the shared reader opened during a stall, with %s', (_name, make) => {
+  test('its connection, opening past the deadline, is closed once the server answers: no leaked connection', async () => {
+    const client = await make();
+    const baseline = await connectedClients();
+    const deadlines = new Deadlines(TIMEOUT);
+    closers.push(async () => deadlines.close());
+    const reader = new StreamReader(redisCommander(client, 'client'), {
+      block: BLOCK,
+      timeout: TIMEOUT,
+      race: (work) => deadlines.race(work),
+    });
+    closers.push(() => reader.close());
+    process.kill(redis.pid!, 'SIGSTOP');
+    // The duplicate's socket connects (the kernel accepts it) but its handshake gets no answer.
+    await expect(
+      reader.add(`opening:${++prefixSeq}`, '0-0', {
+        onEntries: () => undefined,
+        onError: () => undefined,
+      }),
+    ).rejects.toBeInstanceOf(RedisTimeoutError);
+    expect(reader.connected).toBe(false);
+    process.kill(redis.pid!, 'SIGCONT');
+    await admin.ping();
+    await eventually(
+      async () => (await connectedClients()) === baseline,
+      'the late connection to be closed',
+    );
+  });
+});
