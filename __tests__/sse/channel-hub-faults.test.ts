@@ -237,3 +237,66 @@ describe.each(clientKinds)('the shared reader opened during a stall, with %s', (
     );
   });
 });
+
+describe.each(clientKinds)(
+  'redis-server restarted without persistence under a hub with %s',
+  (_name, make) => {
+    test('a cursor from before gets one reset carrying an id; topics recover, live and replayed', async () => {
+      const client = await make();
+      const logs = new RedisStreamLogs({
+        client,
+        prefix: `restart:${++prefixSeq}:`,
+        block: BLOCK,
+        timeout: TIMEOUT,
+      });
+      const hub = createChannels({ replay: logs, logger: quiet });
+      closers.push(() => hub.close());
+      const app = await hubApp(hub);
+      const clients = await Promise.all(['x', 'y'].map((t) => connectEvents(`${app.url}/${t}`)));
+      await eventually(() => hub.subscribers('x') === 1 && hub.subscribers('y') === 1, 'both');
+      for (const t of ['x', 'y']) {
+        await hub.publish(t, { data: `${t} one` });
+        await hub.publish(t, { data: `${t} two` });
+      }
+      await Promise.all(clients.map((c) => c.waitFor(2)));
+      const [oldX, oldY] = clients.map((c) => c.lastEventId!);
+
+      await redis.kill();
+      for (const c of clients) {
+        await c.ended;
+        expect(errorCode(c)).toBe('CHANNEL_UNAVAILABLE');
+      }
+      await redis.restart();
+      // x is written again (a new stream); y is not: its stream does not exist any more.
+      const probe = await publishWhenBack(hub, 'x', 'x after restart');
+      expect(probe.split(':')[0]).not.toBe(oldX!.split(':')[0]);
+
+      const backX = await connectEvents(`${app.url}/x`, oldX);
+      const backY = await connectEvents(`${app.url}/y`, oldY);
+      const [resetX] = await backX.waitFor(1);
+      const [resetY] = await backY.waitFor(1);
+      // Before epochs, x's old cursor was replayed against the new stream and `x after restart` was lost.
+      expect(resetX).toMatchObject({ event: 'reset', id: probe });
+      expect(resetY).toMatchObject({ event: 'reset' });
+      expect(resetY!.id).toBeDefined();
+      await eventually(() => hub.subscribers('x') === 1 && hub.subscribers('y') === 1, 'back');
+      const liveX = await hub.publish('x', { data: 'x live' });
+      const liveY = await hub.publish('y', { data: 'y live' });
+      expect((await backX.waitFor(2)).map((e) => e.id)).toEqual([probe, liveX]);
+      expect((await backY.waitFor(2)).map((e) => e.data)[1]).toBe('y live');
+      backX.close();
+      backY.close();
+      // Dropping again right after the reset: its id resumes without a second reset.
+      const againX = await connectEvents(`${app.url}/x`, resetX!.id);
+      await eventually(() => hub.subscribers('x') === 1, 'x again');
+      const nextX = await hub.publish('x', { data: 'x next' });
+      expect((await againX.waitFor(2)).map((e) => e.id)).toEqual([liveX, nextX]);
+      const againY = await connectEvents(`${app.url}/y`, liveY);
+      await eventually(() => hub.subscribers('y') === 1, 'y again');
+      const nextY = await hub.publish('y', { data: 'y next' });
+      expect((await againY.waitFor(1)).map((e) => e.id)).toEqual([nextY]);
+      againX.close();
+      againY.close();
+    }, 30_000);
+  },
+);
