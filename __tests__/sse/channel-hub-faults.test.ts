@@ -300,3 +300,59 @@ describe.each(clientKinds)(
     }, 30_000);
   },
 );
+
+describe.each(clientKinds)(
+  'a stream key deleted while the hub reads it, with %s',
+  (_name, make) => {
+    test.each([
+      ['the stream key', false],
+      ['the stream and its epoch key', true],
+    ])(
+      'deleting %s: never a silent gap; the subscriber is told and resumes after a reset',
+      async (_what, withEpoch) => {
+        const client = await make();
+        const prefix = `del:${++prefixSeq}:`;
+        const key = `${prefix}d`;
+        const epochKey = `{${key}}:epoch`;
+        // block: 60 s, so the deletion happens while the multiplexed XREAD is blocked on the key.
+        const logs = new RedisStreamLogs({ client, prefix, block: 60_000, timeout: TIMEOUT });
+        const hub = createChannels({ replay: logs, logger: quiet });
+        closers.push(() => hub.close());
+        const app = await hubApp(hub);
+        const sub = await connectEvents(`${app.url}/d`);
+        await eventually(() => hub.subscribers('d') === 1, 'the subscription');
+        const first = await hub.publish('d', { data: 'one' });
+        await sub.waitFor(1);
+        // Acknowledged, then lost with its stream before the reader saw it (one transaction, so the
+        // blocked XREAD is served only after the key is gone).
+        const epoch = await admin.get(epochKey);
+        const deleted = withEpoch ? [key, epochKey] : [key];
+        await admin
+          .multi()
+          .xadd(key, '*', 'epoch', epoch!, 'data', 'lost')
+          .del(...deleted)
+          .exec();
+        const after = await hub.publish('d', { data: 'after the deletion' });
+        expect(after.split(':')[0]).not.toBe(first.split(':')[0]);
+        // Before the fix: `after the deletion` arrived right after `one`, `lost` silently missing.
+        await sub.ended;
+        expect(sub.events.map((e) => e.event)).toEqual([undefined, 'error']);
+        expect(errorCode(sub)).toBe('CHANNEL_UNAVAILABLE');
+        const back = await connectEvents(`${app.url}/d`, sub.lastEventId);
+        const [reset] = await back.waitFor(1);
+        expect(reset).toMatchObject({ event: 'reset', id: after });
+        await eventually(() => hub.subscribers('d') === 1, 'the resubscription');
+        const live = await hub.publish('d', { data: 'live' });
+        expect((await back.waitFor(2)).map((e) => e.id)).toEqual([after, live]);
+        // A new subscriber reads the new stream live.
+        const fresh = await connectEvents(`${app.url}/d`);
+        await eventually(() => hub.subscribers('d') === 2, 'the fresh subscription');
+        const next = await hub.publish('d', { data: 'next' });
+        await fresh.waitFor(1);
+        expect(fresh.events.map((e) => e.id)).toContain(next);
+        back.close();
+        fresh.close();
+      },
+    );
+  },
+);

@@ -239,7 +239,17 @@ export class RedisStreamLog implements ReplayLog {
         // Entries written before epochs carry none: they belong to the stream's current one.
         if (entry.epoch === undefined && epoch === undefined)
           epoch = (await log.state('-', 0)).epoch;
-        const event = labelled(entry, entry.epoch ?? epoch ?? '');
+        const entryEpoch = entry.epoch ?? epoch ?? '';
+        // No stream when the tail started: its first entry tells its epoch.
+        epoch ??= entryEpoch;
+        if (entryEpoch !== epoch) {
+          // The stream was deleted (or its epoch key) and written again while it was read: what it
+          // held past the cursor may be gone unseen. Never a silent gap: the tail fails, so its
+          // subscribers are told and reconnect, and their cursors (the old epoch) get a reset.
+          replaced();
+          return;
+        }
+        const event = labelled(entry, entryEpoch);
         cursor = event.id;
         if (!stopped) listener(event);
       }
@@ -251,7 +261,12 @@ export class RedisStreamLog implements ReplayLog {
       log.resumeFrom = cursor;
       onError(error);
     }
-    let stopReading: () => void;
+    function replaced(): void {
+      if (stopped || !started) return;
+      stopReading?.();
+      failed(new StreamReplacedError(log.key));
+    }
+    let stopReading: (() => void) | undefined;
     try {
       stopReading = await this.reader.add(this.key, start, { onEntries, onError: failed });
     } catch (error) {
@@ -263,7 +278,7 @@ export class RedisStreamLog implements ReplayLog {
       if (stopped) return;
       stopped = true;
       log.tails.delete(stopTail);
-      stopReading();
+      stopReading?.();
     }
     this.tails.add(stopTail);
     return stopTail;
@@ -332,6 +347,23 @@ export class RedisStreamLog implements ReplayLog {
       lastGenerated: String(reply[2]),
       dropped: Number(reply[3]) === 1,
     };
+  }
+}
+
+/**
+ * A tail's stream was replaced while it was read: the key (or its epoch key)
+ * was deleted and written again, so entries past the tail's cursor may have
+ * gone unseen. The tail ends with it; its subscribers reconnect and get a
+ * `reset` (their cursors are of the old epoch).
+ *
+ * @example
+ * if (error instanceof StreamReplacedError) console.warn(`stream ${error.key} was replaced`);
+ */
+export class StreamReplacedError extends Error {
+  readonly code = 'STREAM_REPLACED';
+  constructor(readonly key: string) {
+    super(`the Redis stream ${key} was deleted or replaced while it was read`);
+    this.name = 'StreamReplacedError';
   }
 }
 
