@@ -356,3 +356,39 @@ describe.each(clientKinds)(
     );
   },
 );
+
+describe.each(clientKinds)(
+  'a deleted stream written again below the old ids, with %s',
+  (_name, make) => {
+    test("the hub's own publish tells the tail at once: a reset, not a silence until the clock passes the old ids", async () => {
+      const client = await make();
+      const prefix = `behind:${++prefixSeq}:`;
+      const key = `${prefix}d`;
+      const logs = new RedisStreamLogs({ client, prefix, block: 60_000, timeout: TIMEOUT });
+      const hub = createChannels({ replay: logs, logger: quiet });
+      closers.push(() => hub.close());
+      const app = await hubApp(hub);
+      const sub = await connectEvents(`${app.url}/d`);
+      await eventually(() => hub.subscribers('d') === 1, 'the subscription');
+      await hub.publish('d', { data: 'one' });
+      await sub.waitFor(1);
+      // The old stream's last id is far ahead of the server clock (a clock that stepped back, or explicit ids).
+      const epoch = await admin.get(`{${key}}:epoch`);
+      const ahead = `${Date.now() + 10 * 365 * 24 * 3600 * 1000}-0`;
+      await admin.xadd(key, ahead, 'epoch', epoch!, 'data', 'ahead');
+      await sub.waitFor(2);
+      await admin.del(key);
+      // The new stream's ids are below the tail's cursor: its XREAD would never return them.
+      const after = await hub.publish('d', { data: 'after the deletion' });
+      await sub.ended;
+      expect(sub.events.map((e) => e.event)).toEqual([undefined, undefined, 'error']);
+      const back = await connectEvents(`${app.url}/d`, sub.lastEventId);
+      const [reset] = await back.waitFor(1);
+      expect(reset).toMatchObject({ event: 'reset', id: after });
+      await eventually(() => hub.subscribers('d') === 1, 'the resubscription');
+      const live = await hub.publish('d', { data: 'live' });
+      expect((await back.waitFor(2)).map((e) => e.id)).toEqual([after, live]);
+      back.close();
+    });
+  },
+);

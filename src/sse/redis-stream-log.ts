@@ -133,6 +133,8 @@ export class RedisStreamLog implements ReplayLog {
   /** Whether the reader (and the deadlines) are this log's own, closed with it. */
   private readonly owned: boolean;
   private readonly tails = new Set<() => void>();
+  /** Each running tail's check of an epoch this process's append got back (another epoch: the stream was replaced). */
+  private readonly epochWatchers = new Set<(epoch: string) => void>();
   /** Where a tail that failed stopped (`<epoch>:<id>`): the next tail resumes there, so nothing acknowledged meanwhile is skipped. */
   private resumeFrom: string | undefined;
   /** The epoch this log offers when it creates one; renewed once used, so no two incarnations share one. */
@@ -188,6 +190,9 @@ export class RedisStreamLog implements ReplayLog {
       throw new Error(`XADD on ${this.key} answered ${String(reply)}`);
     const epoch = String(reply[0]);
     if (epoch === candidate) this.candidate = newEpoch();
+    // A new stream's ids may lie below a running tail's cursor (old ids from a clock ahead): its
+    // XREAD would never show them. The epoch this append got tells the tail at once.
+    for (const watch of [...this.epochWatchers]) watch(epoch);
     const id = `${epoch}:${String(reply[1])}`;
     return entry.event === undefined
       ? { id, data: entry.data }
@@ -258,11 +263,16 @@ export class RedisStreamLog implements ReplayLog {
       if (stopped || !started) return;
       stopped = true;
       log.tails.delete(stopTail);
+      log.epochWatchers.delete(watchEpoch);
       log.resumeFrom = cursor;
       onError(error);
     }
+    function watchEpoch(appended: string): void {
+      if (epoch !== undefined && appended !== epoch) replaced();
+    }
     function replaced(): void {
       if (stopped || !started) return;
+      log.epochWatchers.delete(watchEpoch);
       stopReading?.();
       failed(new StreamReplacedError(log.key));
     }
@@ -278,9 +288,11 @@ export class RedisStreamLog implements ReplayLog {
       if (stopped) return;
       stopped = true;
       log.tails.delete(stopTail);
+      log.epochWatchers.delete(watchEpoch);
       stopReading?.();
     }
     this.tails.add(stopTail);
+    this.epochWatchers.add(watchEpoch);
     return stopTail;
   }
 
@@ -304,6 +316,7 @@ export class RedisStreamLog implements ReplayLog {
     this.closed = true;
     for (const stop of [...this.tails]) stop();
     this.tails.clear();
+    this.epochWatchers.clear();
     if (this.owned) {
       await this.reader.close();
       this.deadlines?.close();
