@@ -12,7 +12,10 @@
  * name), RSS and heap+external after a full GC (reported by the child), and
  * for the whole run: events/s delivered while the parent publishes to
  * random topics at full speed for BENCH_SECONDS, and p99 latency (publish
- * timestamp → client parse). Prints a table and one JSON line of ratios.
+ * timestamp → client parse); event-loop delay in each server process
+ * (perf_hooks.monitorEventLoopDelay, p99 and max, the worse of the two
+ * processes) while every topic is subscribed and while events are published
+ * and delivered. Prints a table and one JSON line of ratios.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { type IncomingMessage, request } from 'node:http';
@@ -45,6 +48,26 @@ interface Result {
   published: number;
   delivered: number;
   setupSeconds: number;
+  /** Event-loop delay (ms) in the server processes while subscribing every topic: p99 and max, worst process. */
+  setupLoopP99: number;
+  setupLoopMax: number;
+  /** The same while publishing and delivering. */
+  loopP99: number;
+  loopMax: number;
+}
+
+interface LoopDelay {
+  p99: number;
+  max: number;
+}
+
+/** Event-loop delay of every server since the last ask (each histogram starts over): the worst p99 and max. */
+async function loopDelays(servers: Server[]): Promise<LoopDelay> {
+  const all = await Promise.all(servers.map((s) => ask<LoopDelay>(s.child, 'loop')));
+  return {
+    p99: Math.max(...all.map((d) => d.p99)),
+    max: Math.max(...all.map((d) => d.max)),
+  };
 }
 
 function startServer(impl: string, redisPort: number, prefix: string): Promise<Server> {
@@ -149,10 +172,13 @@ async function runImpl(impl: 'hub' | 'naive', topics: number, redisPort: number)
     await new Promise((r) => setTimeout(r, 50));
   }
   const setupSeconds = (Date.now() - started) / 1000;
+  const setupLoop = await loopDelays(servers);
   const connections = await Promise.all(servers.map((s) => connectionsOf(admin, s.pid)));
   const memory = await Promise.all(
     servers.map((s) => ask<{ rss: number; heap: number }>(s.child, 'memory')),
   );
+  // From here on: the publishing phase only (the GC above is not counted).
+  await loopDelays(servers);
 
   // Full speed: 64 appends in flight, random topics, for SECONDS.
   const publisher = new Redis(redisPort, '127.0.0.1');
@@ -177,6 +203,7 @@ async function runImpl(impl: 'hub' | 'naive', topics: number, redisPort: number)
   const total = delivered();
   const latencies = subscribers.flatMap((s) => s.latencies).sort((a, b) => a - b);
   const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN;
+  const loop = await loopDelays(servers);
 
   for (const s of subscribers) s.close();
   await Promise.all(servers.map(stopServer));
@@ -196,6 +223,10 @@ async function runImpl(impl: 'hub' | 'naive', topics: number, redisPort: number)
     published,
     delivered: total,
     setupSeconds,
+    setupLoopP99: setupLoop.p99,
+    setupLoopMax: setupLoop.max,
+    loopP99: loop.p99,
+    loopMax: loop.max,
   };
 }
 
@@ -255,6 +286,10 @@ async function main(): Promise<void> {
       ['events/s delivered', 'eventsPerSec', 'higher is better'],
       ['p99 latency at full speed (ms)', 'p99', 'lower is better'],
       ['setup: subscribe every topic (s)', 'setupSeconds', 'lower is better'],
+      ['event-loop delay p99 while subscribing (ms)', 'setupLoopP99', 'lower is better'],
+      ['event-loop delay max while subscribing (ms)', 'setupLoopMax', 'lower is better'],
+      ['event-loop delay p99 while publishing (ms)', 'loopP99', 'lower is better'],
+      ['event-loop delay max while publishing (ms)', 'loopMax', 'lower is better'],
     ];
     console.log(['metric', 'createChannels', 'channel per topic', 'ratio (hub/naive)'].join(' | '));
     const ratios: Record<string, number> = {};

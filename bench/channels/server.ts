@@ -4,10 +4,13 @@
  * (one blocking connection for every topic). `naive`: a createChannel with
  * its own RedisStreamLog per topic (one blocking connection per topic).
  * GET /<topic> subscribes. IPC: `count` (subscribers here), `memory` (after
- * a full GC), `exit`.
+ * a full GC), `loop` (event-loop delay since the last `loop`, p99 and max in
+ * ms, from perf_hooks.monitorEventLoopDelay; the histogram starts over),
+ * `exit`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import type { Channel } from '../../src/sse';
 import { built } from '../built';
@@ -23,6 +26,9 @@ const client = new Redis(Number(process.env.REDIS_PORT), '127.0.0.1', {
 });
 const streamOptions = { heartbeat: false, overflow: 'drop', writeTimeout: 0 } as const;
 const topics = new Set<string>();
+// 10 ms resolution: the delay a request or an event waits for this process's loop.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 let handle: Handler;
@@ -80,7 +86,14 @@ server.listen(0, '127.0.0.1', () => {
 
 process.on('message', async (msg: { cmd: string }) => {
   if (msg.cmd === 'count') process.send?.({ cmd: 'count', count: count() });
-  else if (msg.cmd === 'memory') {
+  else if (msg.cmd === 'loop') {
+    process.send?.({
+      cmd: 'loop',
+      p99: loopDelay.percentile(99) / 1e6,
+      max: loopDelay.max / 1e6,
+    });
+    loopDelay.reset();
+  } else if (msg.cmd === 'memory') {
     (globalThis as { gc?: () => void }).gc?.();
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();

@@ -133,6 +133,8 @@ export class RedisStreamLog implements ReplayLog {
   /** Whether the reader (and the deadlines) are this log's own, closed with it. */
   private readonly owned: boolean;
   private readonly tails = new Set<() => void>();
+  /** Each running tail's check of an epoch this process's append got back (another epoch: the stream was replaced). */
+  private readonly epochWatchers = new Set<(epoch: string) => void>();
   /** Where a tail that failed stopped (`<epoch>:<id>`): the next tail resumes there, so nothing acknowledged meanwhile is skipped. */
   private resumeFrom: string | undefined;
   /** The epoch this log offers when it creates one; renewed once used, so no two incarnations share one. */
@@ -188,6 +190,9 @@ export class RedisStreamLog implements ReplayLog {
       throw new Error(`XADD on ${this.key} answered ${String(reply)}`);
     const epoch = String(reply[0]);
     if (epoch === candidate) this.candidate = newEpoch();
+    // A new stream's ids may lie below a running tail's cursor (old ids from a clock ahead): its
+    // XREAD would never show them. The epoch this append got tells the tail at once.
+    for (const watch of [...this.epochWatchers]) watch(epoch);
     const id = `${epoch}:${String(reply[1])}`;
     return entry.event === undefined
       ? { id, data: entry.data }
@@ -239,7 +244,17 @@ export class RedisStreamLog implements ReplayLog {
         // Entries written before epochs carry none: they belong to the stream's current one.
         if (entry.epoch === undefined && epoch === undefined)
           epoch = (await log.state('-', 0)).epoch;
-        const event = labelled(entry, entry.epoch ?? epoch ?? '');
+        const entryEpoch = entry.epoch ?? epoch ?? '';
+        // No stream when the tail started: its first entry tells its epoch.
+        epoch ??= entryEpoch;
+        if (entryEpoch !== epoch) {
+          // The stream was deleted (or its epoch key) and written again while it was read: what it
+          // held past the cursor may be gone unseen. Never a silent gap: the tail fails, so its
+          // subscribers are told and reconnect, and their cursors (the old epoch) get a reset.
+          replaced();
+          return;
+        }
+        const event = labelled(entry, entryEpoch);
         cursor = event.id;
         if (!stopped) listener(event);
       }
@@ -248,10 +263,20 @@ export class RedisStreamLog implements ReplayLog {
       if (stopped || !started) return;
       stopped = true;
       log.tails.delete(stopTail);
+      log.epochWatchers.delete(watchEpoch);
       log.resumeFrom = cursor;
       onError(error);
     }
-    let stopReading: () => void;
+    function watchEpoch(appended: string): void {
+      if (epoch !== undefined && appended !== epoch) replaced();
+    }
+    function replaced(): void {
+      if (stopped || !started) return;
+      log.epochWatchers.delete(watchEpoch);
+      stopReading?.();
+      failed(new StreamReplacedError(log.key));
+    }
+    let stopReading: (() => void) | undefined;
     try {
       stopReading = await this.reader.add(this.key, start, { onEntries, onError: failed });
     } catch (error) {
@@ -263,9 +288,11 @@ export class RedisStreamLog implements ReplayLog {
       if (stopped) return;
       stopped = true;
       log.tails.delete(stopTail);
-      stopReading();
+      log.epochWatchers.delete(watchEpoch);
+      stopReading?.();
     }
     this.tails.add(stopTail);
+    this.epochWatchers.add(watchEpoch);
     return stopTail;
   }
 
@@ -289,6 +316,7 @@ export class RedisStreamLog implements ReplayLog {
     this.closed = true;
     for (const stop of [...this.tails]) stop();
     this.tails.clear();
+    this.epochWatchers.clear();
     if (this.owned) {
       await this.reader.close();
       this.deadlines?.close();
@@ -332,6 +360,23 @@ export class RedisStreamLog implements ReplayLog {
       lastGenerated: String(reply[2]),
       dropped: Number(reply[3]) === 1,
     };
+  }
+}
+
+/**
+ * A tail's stream was replaced while it was read: the key (or its epoch key)
+ * was deleted and written again, so entries past the tail's cursor may have
+ * gone unseen. The tail ends with it; its subscribers reconnect and get a
+ * `reset` (their cursors are of the old epoch).
+ *
+ * @example
+ * if (error instanceof StreamReplacedError) console.warn(`stream ${error.key} was replaced`);
+ */
+export class StreamReplacedError extends Error {
+  readonly code = 'STREAM_REPLACED';
+  constructor(readonly key: string) {
+    super(`the Redis stream ${key} was deleted or replaced while it was read`);
+    this.name = 'StreamReplacedError';
   }
 }
 

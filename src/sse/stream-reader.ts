@@ -147,13 +147,21 @@ export class StreamReader {
       self.fail(loop, error);
     }
     loop.ready = (async function open() {
+      const opening = self.redis.duplicate(connectionFailed);
       try {
-        loop.connection = await self.race(self.redis.duplicate(connectionFailed));
+        loop.connection = await self.race(opening);
         loop.clientId = String(await self.race(loop.connection.send(['CLIENT', 'ID'])));
       } catch (error) {
         loop.stopped = true;
         if (self.loop === loop) self.loop = undefined;
-        void loop.connection?.close(true).catch(() => undefined);
+        // A stalled server (SIGSTOP) accepts the socket but answers the handshake late, after
+        // the deadline: the connection that opens then is nobody's, so it is closed when it does.
+        opening.then(
+          function openedTooLate(connection) {
+            void connection.close(true).catch(() => undefined);
+          },
+          () => undefined,
+        );
         throw error;
       }
     })();
