@@ -10,10 +10,16 @@ import {
 } from '../core/options';
 import type { NextFunction } from '../core/types';
 import { parseDuration, show } from '../core/units';
-import { type HeaderShape, type HeaderStyle, headerShape } from './headers';
+import { type HeaderShape, type HeaderStyle, headerShape, limitsShape } from './headers';
 import type { RateLimitInfo } from './locals';
 import { MemoryStore } from './memory-store';
-import type { PenaltyPolicy, Policy, RateLimitStore } from './policy';
+import type {
+  LimitsPolicy,
+  MultiLimitStore,
+  PenaltyPolicy,
+  Policy,
+  RateLimitStore,
+} from './policy';
 
 /**
  * The penalty box option of {@link rateLimit}.
@@ -40,6 +46,23 @@ export interface PenaltyOptions {
 }
 
 /**
+ * One limit of a limiter that checks several at once (`limits`).
+ *
+ * @example
+ * const perMinute: LimitOptions = { rate: 75, interval: '1m', name: 'minute' };
+ */
+export interface LimitOptions {
+  /** Tokens added per `interval`. Required. */
+  rate: number;
+  /** The period `rate` refers to. Default `'1s'`. */
+  interval?: number | string;
+  /** This limit's capacity. Default `rate`. */
+  burst?: number;
+  /** Its policy name in the headers (unique in the list). Default: the interval as written (`'1m'`, or `'60000ms'`). */
+  name?: string;
+}
+
+/**
  * Options for {@link rateLimit}.
  *
  * @example
@@ -52,6 +75,13 @@ export interface RateLimitOptions {
   interval?: number | string;
   /** Bucket capacity: a fresh key admits exactly `burst` unit-cost requests at once. Default `rate`. */
   burst?: number;
+  /**
+   * Several limits checked together, instead of `rate`/`interval`/`burst`:
+   * a request is admitted only when every limit admits, and is then charged
+   * to all of them (one atomic call; one Lua call on Redis). Each is listed,
+   * named, in the headers.
+   */
+  limits?: readonly LimitOptions[];
   /** What a request costs: a number or a function of the request. Default `1`. */
   cost?: number | ((req: IncomingMessage) => number);
   /** The client key. Default: `req.ip` (Express) or the socket address, IPv6 grouped by `ipv6Subnet`. */
@@ -92,7 +122,10 @@ export interface RateLimitOptions {
  * const config: Config = readConfig({ rate: 5 });
  */
 export interface Config {
+  /** The one limit, or with `limits` the one of least `burst` (the cost bound), with the penalty. */
   readonly policy: Policy;
+  /** With `limits` (two or more): every limit, decided together. */
+  readonly limits: LimitsPolicy | undefined;
   readonly cost: number | ((req: IncomingMessage) => number);
   readonly key: ((req: IncomingMessage) => string) | undefined;
   readonly ipv6Subnet: number;
@@ -114,6 +147,7 @@ export const KNOWN = [
   'rate',
   'interval',
   'burst',
+  'limits',
   'cost',
   'key',
   'ipv6Subnet',
@@ -151,16 +185,97 @@ export function checkCost(cost: unknown): number {
  */
 export function readConfig(options: RateLimitOptions | undefined): Config {
   const o = readOptions(options, 'rateLimit', KNOWN);
-  const rate = numberOption(o.rate, 'rate', 10);
-  const interval = o.interval === undefined ? 1000 : parseDuration(o.interval, 'interval');
-  if (interval <= 0) throw new TypeError('option interval must be a positive duration');
-  const burst = integerOption(o.burst, 'burst', Math.max(1, Math.ceil(rate)), 1);
-  const emission = interval / rate;
+  if (o.limits !== undefined) return readLimitsConfig(o);
+  return readCommon(o, readLimit(o, ''));
+}
+
+/** One limit's rate, interval and burst (`prefix` names the option: `limits[1].`). */
+function readLimit(
+  o: { rate?: unknown; interval?: unknown; burst?: unknown },
+  prefix: string,
+): { emission: number; burst: number } {
+  const rate = numberOption(o.rate, `${prefix}rate`, 10);
+  const interval = o.interval === undefined ? 1000 : parseDuration(o.interval, `${prefix}interval`);
+  if (interval <= 0) throw new TypeError(`option ${prefix}interval must be a positive duration`);
+  const burst = integerOption(o.burst, `${prefix}burst`, Math.max(1, Math.ceil(rate)), 1);
+  return { emission: interval / rate, burst };
+}
+
+const NAME = /^[\x20-\x7e]{1,64}$/;
+
+/** `limits`: each limit validated and named; one limit is the plain case. */
+function readLimitsConfig(o: RateLimitOptions): Config {
+  const list = o.limits as unknown;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new TypeError(`option limits must be a non-empty array, got ${show(list)}`);
+  for (const option of ['rate', 'interval', 'burst'] as const)
+    if (o[option] !== undefined)
+      throw new TypeError(`option ${option} cannot be given with limits (put it in each limit)`);
+  const names = new Set<string>();
+  const limits = list.map(function readEach(item: unknown, i: number) {
+    const prefix = `limits[${i}].`;
+    const l = readOptions(item as LimitOptions, `rateLimit limits[${i}]`, [
+      'rate',
+      'interval',
+      'burst',
+      'name',
+    ]);
+    if (l.rate === undefined) throw new TypeError(`option ${prefix}rate is required`);
+    const { emission, burst } = readLimit(l, prefix);
+    const name =
+      l.name ?? (typeof l.interval === 'string' ? l.interval : `${l.interval ?? 1000}ms`);
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new TypeError(
+        `option ${prefix}name must be 1-64 printable ASCII characters, got ${show(name)}`,
+      );
+    if (names.has(name))
+      throw new TypeError(`option ${prefix}name must be unique in limits, '${name}' is used twice`);
+    names.add(name);
+    return { name, emission, burst };
+  });
+  let tightest = limits[0] as (typeof limits)[number];
+  for (const limit of limits) if (limit.burst < tightest.burst) tightest = limit;
+  const config = readCommon(o, tightest);
+  if (limits.length === 1)
+    return {
+      ...config,
+      shape: headerShape(
+        config.shape.style,
+        tightest.name,
+        tightest.burst,
+        tightest.burst * tightest.emission,
+      ),
+    };
+  const store = config.store as Partial<MultiLimitStore>;
+  if (typeof store.consumeLimits !== 'function' || typeof store.refundLimits !== 'function')
+    throw new TypeError(
+      'option store must implement consumeLimits() and refundLimits() to use limits',
+    );
+  if (config.fallback !== undefined) {
+    const fallback = config.fallback as Partial<MultiLimitStore>;
+    if (typeof fallback.consumeLimits !== 'function' || typeof fallback.refundLimits !== 'function')
+      throw new TypeError(
+        'option fallback must implement consumeLimits() and refundLimits() to use limits',
+      );
+  }
+  return {
+    ...config,
+    limits: { limits, penalty: config.policy.penalty },
+    shape: limitsShape(
+      config.shape.style,
+      limits.map((l) => ({ name: l.name, burst: l.burst, windowMs: l.burst * l.emission })),
+    ),
+  };
+}
+
+/** Everything but the limit itself. */
+function readCommon(o: RateLimitOptions, limit: { emission: number; burst: number }): Config {
+  const { emission, burst } = limit;
   let cost: Config['cost'] = 1;
   if (typeof o.cost === 'function') cost = o.cost;
   else if (o.cost !== undefined) cost = numberOption(o.cost, 'cost', 1, 0, false);
   const name = o.name ?? 'default';
-  if (typeof name !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(name))
+  if (typeof name !== 'string' || !NAME.test(name))
     throw new TypeError(`option name must be 1-64 printable ASCII characters, got ${show(name)}`);
   const store = o.store ?? new MemoryStore();
   checkStore(store, 'store');
@@ -174,6 +289,7 @@ export function readConfig(options: RateLimitOptions | undefined): Config {
     penalty === undefined ? 0 : integerOption(o.penalty?.remember, 'penalty.remember', 10_000, 0);
   return {
     policy: { emission, burst, penalty },
+    limits: undefined,
     cost,
     key: functionOption(o.key, 'key'),
     ipv6Subnet: integerOption(o.ipv6Subnet, 'ipv6Subnet', 56, 1, 128),

@@ -14,17 +14,17 @@ import { BlockedKeys } from './blocked-keys';
 import { alreadyCounted, claimStore } from './claims';
 import {
   HeaderRecord,
+  rejectionHeaders,
   seconds,
   writePolicyHeaders,
-  writeRateLimitHeaders,
   writeResponseHeaders,
 } from './headers';
 import { KeyReader } from './key';
 import type { RateLimitInfo } from './locals';
 import { type Config, checkCost, type RateLimitOptions, readConfig } from './options';
-import type { Decision, RateLimitStore } from './policy';
+import type { Decision, LimitsDecision, MultiLimitStore, RateLimitStore } from './policy';
 
-export type { PenaltyOptions, RateLimitOptions } from './options';
+export type { LimitOptions, PenaltyOptions, RateLimitOptions } from './options';
 
 /**
  * Counters a limiter keeps (read them from `limiter.stats`).
@@ -182,14 +182,18 @@ class Limiter {
     // One clock read serves the store and the headers when the store answers
     // at once; a promised decision reads the clock again when it arrives.
     const now = Date.now();
+    const { namespace, limits } = this.config;
     let result: Decision | Promise<Decision>;
     try {
-      result = attempt.store.consume(
-        this.config.namespace + attempt.key,
-        attempt.cost,
-        this.config.policy,
-        now,
-      );
+      result =
+        limits === undefined
+          ? attempt.store.consume(namespace + attempt.key, attempt.cost, this.config.policy, now)
+          : (attempt.store as MultiLimitStore).consumeLimits(
+              namespace + attempt.key,
+              attempt.cost,
+              limits,
+              now,
+            );
     } catch (error) {
       this.storeFailed(attempt, error);
       return;
@@ -224,6 +228,13 @@ class Limiter {
       blockedUntil: decision.blocked > 0 ? now + decision.blocked : 0,
       fallback: attempt.viaFallback,
     };
+    const parts = (decision as Partial<LimitsDecision>).limits;
+    const items = shape.items;
+    if (parts !== undefined && items !== undefined)
+      info.limits = items.map(function limitInfo(item, i) {
+        const part = parts[i] ?? decision;
+        return { name: item.name, limit: item.limit, remaining: part.remaining, reset: part.reset };
+      });
     ensureLocals(res)[LOCALS.rateLimit] = info;
     if (decision.blocked > 0 && this.blockedKeys !== undefined)
       this.blockedKeys.add(key, now + decision.blocked, now + decision.reset, now);
@@ -260,11 +271,9 @@ class Limiter {
       info.blockedUntil > 0
         ? `too many requests; blocked, retry in ${info.retryAfter} s`
         : `too many requests; retry in ${info.retryAfter} s`;
-    const record = new HeaderRecord();
-    writeRateLimitHeaders(record, this.config.shape, decision, now);
     attempt.next(
       new HttpError(429, 'rate.limit.exceeded', message, {
-        headers: record.headers,
+        headers: rejectionHeaders(attempt.res, this.config.shape, decision, now),
         retryAfter: info.retryAfter,
         limit: info.limit,
       }),
@@ -307,7 +316,7 @@ class Limiter {
 
   private watchForRefund(attempt: Attempt): void {
     const limiter = this;
-    const { refund: predicate, logger, namespace, policy } = this.config;
+    const { refund: predicate, logger, namespace, policy, limits } = this.config;
     if (predicate === undefined) return;
     const { req, res, key, cost, store } = attempt;
     onResponseDone(res, function maybeRefund() {
@@ -317,7 +326,10 @@ class Limiter {
       });
       if (!give) return;
       try {
-        const result = store.refund(namespace + key, cost, policy);
+        const result =
+          limits === undefined
+            ? store.refund(namespace + key, cost, policy)
+            : (store as MultiLimitStore).refundLimits(namespace + key, cost, limits);
         if (result instanceof Promise) result.catch(limiter.onRefundError);
       } catch (error) {
         limiter.refundFailed(error);
