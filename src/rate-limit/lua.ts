@@ -153,7 +153,8 @@ local function save()
     redis.call('DEL', key)
     return
   end
-  local args = { 'rej', rej, 'bu', f(bu), 'lvl', lvl }
+  local args = {}
+  if after > 0 then args = { 'rej', rej, 'bu', f(bu), 'lvl', lvl } end
   for i = 1, n do
     args[#args + 1] = 't' .. i
     args[#args + 1] = f(tat[i])
