@@ -28,6 +28,7 @@ export type {
 export {
   type LimitOptions,
   type PenaltyOptions,
+  type PlanOptions,
   type RateLimitMiddleware,
   type RateLimitOptions,
   type RateLimitStats,

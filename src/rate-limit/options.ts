@@ -63,6 +63,19 @@ export interface LimitOptions {
 }
 
 /**
+ * One plan of `plans`: a single limit, or several.
+ *
+ * @example
+ * const premium: PlanOptions = { limits: [{ rate: 50, interval: '1s' }, { rate: 5000, interval: '1h' }] };
+ */
+export interface PlanOptions {
+  rate?: number;
+  interval?: number | string;
+  burst?: number;
+  limits?: readonly LimitOptions[];
+}
+
+/**
  * Options for {@link rateLimit}.
  *
  * @example
@@ -82,6 +95,15 @@ export interface RateLimitOptions {
    * named, in the headers.
    */
   limits?: readonly LimitOptions[];
+  /**
+   * Plans (premium vs basic): the limits of each plan by name, chosen per
+   * request by `plan(req)`. Each plan is `{ rate, interval, burst }` or
+   * `{ limits }`, validated here; its buckets and its policy names are its
+   * own (`name.plan`, or the plan's name when `name` is not given).
+   */
+  plans?: Readonly<Record<string, PlanOptions>>;
+  /** With `plans`: which plan a request is on. An unknown or non-string answer is a 500 `rate.limit.plan.invalid`. */
+  plan?: (req: IncomingMessage) => string;
   /** What a request costs: a number or a function of the request. Default `1`. */
   cost?: number | ((req: IncomingMessage) => number);
   /** The client key. Default: `req.ip` (Express) or the socket address, IPv6 grouped by `ipv6Subnet`. */
@@ -148,6 +170,8 @@ export const KNOWN = [
   'interval',
   'burst',
   'limits',
+  'plans',
+  'plan',
   'cost',
   'key',
   'ipv6Subnet',
@@ -185,6 +209,8 @@ export function checkCost(cost: unknown): number {
  */
 export function readConfig(options: RateLimitOptions | undefined): Config {
   const o = readOptions(options, 'rateLimit', KNOWN);
+  if (o.plans !== undefined || o.plan !== undefined)
+    throw new TypeError('option plans is read by readPlans(), not readConfig()');
   if (o.limits !== undefined) return readLimitsConfig(o);
   return readCommon(o, readLimit(o, ''));
 }
@@ -334,4 +360,44 @@ function checkStore(store: unknown, option: string): void {
     typeof s.refund !== 'function'
   )
     throw new TypeError(`option ${option} must be a store with consume() and refund()`);
+}
+
+/**
+ * `plans` and `plan`: one validated {@link Config} per plan (its own policy
+ * names and key namespace), or `undefined` without plans.
+ *
+ * @example
+ * const plans = readPlans({ plans: { basic: { rate: 5 } }, plan: () => 'basic' });
+ */
+export function readPlans(
+  options: RateLimitOptions | undefined,
+): { plan: (req: IncomingMessage) => string; configs: Map<string, Config> } | undefined {
+  const o = readOptions(options, 'rateLimit', KNOWN);
+  if (o.plans === undefined && o.plan === undefined) return undefined;
+  const plan = functionOption(o.plan, 'plan');
+  if (plan === undefined) throw new TypeError('option plan must be a function when plans is given');
+  const plans = o.plans as unknown;
+  if (typeof plans !== 'object' || plans === null || Object.keys(plans).length === 0)
+    throw new TypeError(`option plans must be an object of plans by name, got ${show(plans)}`);
+  for (const option of ['rate', 'interval', 'burst', 'limits'] as const)
+    if (o[option] !== undefined)
+      throw new TypeError(`option ${option} cannot be given with plans (put it in each plan)`);
+  const { plans: _plans, plan: _plan, ...common } = o;
+  const configs = new Map<string, Config>();
+  for (const [planName, value] of Object.entries(plans as Record<string, PlanOptions>)) {
+    const p = readOptions(value, `rateLimit plans.${planName}`, [
+      'rate',
+      'interval',
+      'burst',
+      'limits',
+    ]);
+    const name = o.name === undefined ? planName : `${o.name}.${planName}`;
+    try {
+      configs.set(planName, readConfig({ ...common, ...p, name }));
+    } catch (error) {
+      if (error instanceof TypeError) throw new TypeError(`plans.${planName}: ${error.message}`);
+      throw error;
+    }
+  }
+  return { plan, configs };
 }

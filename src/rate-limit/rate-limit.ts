@@ -10,6 +10,7 @@ import { onResponseDone } from '../core/lifecycle';
 import { ensureLocals, LOCALS } from '../core/locals';
 import { callSafely } from '../core/logger';
 import type { NextFunction, RequestHandler } from '../core/types';
+import { show } from '../core/units';
 import { BlockedKeys } from './blocked-keys';
 import { alreadyCounted, claimStore } from './claims';
 import {
@@ -21,10 +22,10 @@ import {
 } from './headers';
 import { KeyReader } from './key';
 import type { RateLimitInfo } from './locals';
-import { type Config, checkCost, type RateLimitOptions, readConfig } from './options';
+import { type Config, checkCost, type RateLimitOptions, readConfig, readPlans } from './options';
 import type { Decision, LimitsDecision, MultiLimitStore, RateLimitStore } from './policy';
 
-export type { LimitOptions, PenaltyOptions, RateLimitOptions } from './options';
+export type { LimitOptions, PenaltyOptions, PlanOptions, RateLimitOptions } from './options';
 
 /**
  * Counters a limiter keeps (read them from `limiter.stats`).
@@ -85,6 +86,8 @@ interface Attempt {
  * app.use(errorFrames());
  */
 export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
+  const plans = readPlans(options);
+  if (plans !== undefined) return planLimiter(plans.plan, plans.configs);
   const config = readConfig(options);
   claimStore(config.store, config);
   if (config.fallback !== undefined && config.fallback !== config.store)
@@ -108,24 +111,84 @@ export function rateLimit(options?: RateLimitOptions): RateLimitMiddleware {
 }
 
 /**
+ * `plans`: one {@link Limiter} per plan (validated in the factory, its own
+ * buckets and policy names), sharing one set of counters; `plan(req)` picks
+ * it per request. A throwing `plan` goes to `next(err)`; an answer that is no
+ * plan is a 500 `rate.limit.plan.invalid` (logged once per limiter).
+ */
+function planLimiter(
+  plan: (req: IncomingMessage) => string,
+  configs: Map<string, Config>,
+): RateLimitMiddleware {
+  const stats = newStats();
+  const limiters = new Map<string, Limiter>();
+  let logger: Config['logger'] | undefined;
+  for (const [name, config] of configs) {
+    claimStore(config.store, config);
+    if (config.fallback !== undefined && config.fallback !== config.store)
+      claimStore(config.fallback, config);
+    limiters.set(name, new Limiter(config, stats));
+    logger ??= config.logger;
+  }
+  const known = [...configs.keys()].join(', ');
+  let warned = false;
+  const first = limiters.values().next().value as Limiter;
+
+  function rateLimitMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction,
+  ): void {
+    if (alreadyCounted(req, rateLimitMiddleware)) {
+      first.countedTwice(next);
+      return;
+    }
+    let name: unknown;
+    try {
+      name = plan(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    const limiter = typeof name === 'string' ? limiters.get(name) : undefined;
+    if (limiter === undefined) {
+      const message = `rateLimit plan(req) returned ${show(name)}, which is not one of the plans (${known})`;
+      if (!warned && logger !== undefined) {
+        warned = true;
+        const log = logger;
+        callSafely(log, 'rateLimit', 'logger', function warnPlan() {
+          log.warn(message);
+        });
+      }
+      next(new HttpError(500, 'rate.limit.plan.invalid', message, { expose: false }));
+      return;
+    }
+    limiter.handle(req, res, next);
+  }
+
+  Object.defineProperty(rateLimitMiddleware, 'stats', { value: stats, enumerable: true });
+  return rateLimitMiddleware as RateLimitMiddleware;
+}
+
+function newStats(): RateLimitStats {
+  return { admitted: 0, rejected: 0, blocked: 0, storeErrors: 0, fallbackDecisions: 0 };
+}
+
+/**
  * The per-limiter state and the decision steps, each taking the request's
  * {@link Attempt}: key and cost, blocked keys, the store (or its fallback),
  * headers and `res.locals`, then `next()`, the 429 or the user's `handler`.
  */
 class Limiter {
-  readonly stats: RateLimitStats = {
-    admitted: 0,
-    rejected: 0,
-    blocked: 0,
-    storeErrors: 0,
-    fallbackDecisions: 0,
-  };
   private storeDown = false;
   private doubleWarned = false;
   private readonly keys: KeyReader;
   private readonly blockedKeys: BlockedKeys | undefined;
 
-  constructor(private readonly config: Config) {
+  constructor(
+    private readonly config: Config,
+    readonly stats: RateLimitStats = newStats(),
+  ) {
     this.keys = new KeyReader(config.key, config.ipv6Subnet, config.logger);
     this.blockedKeys = config.remember > 0 ? new BlockedKeys(config.remember) : undefined;
   }
