@@ -1,4 +1,11 @@
-import type { Decision, Policy } from './policy';
+import type {
+  Decision,
+  LimitPolicy,
+  LimitState,
+  LimitsDecision,
+  LimitsPolicy,
+  Policy,
+} from './policy';
 
 /**
  * The whole state of one key: GCRA's theoretical arrival time, the count of
@@ -87,7 +94,7 @@ export function gcraRefund(state: BucketState, cost: number, policy: Policy, now
  * it was ever blocked) it has stayed out of the box as long as its last block
  * lasted — so escalation decays.
  */
-function expiry(state: BucketState, policy: Policy): number {
+function expiry(state: BucketState, policy: { readonly penalty: Policy['penalty'] }): number {
   let at = state.tat;
   const penalty = policy.penalty;
   if (penalty !== undefined && state.level > 0) {
@@ -95,4 +102,132 @@ function expiry(state: BucketState, policy: Policy): number {
     at = Math.max(at, state.blockedUntil + last);
   }
   return at;
+}
+
+/**
+ * The state of one key under several limits: one theoretical arrival time
+ * per limit (`tats[i]`, absent = fresh) and the shared penalty box fields.
+ *
+ * @example
+ * const fresh: LimitsState = { tat: 0, tats: [], rejects: 0, blockedUntil: 0, level: 0, expires: 0 };
+ */
+export interface LimitsState extends BucketState {
+  tats: number[] | undefined;
+}
+
+/**
+ * GCRA over several limits at once: each limit `i` computes
+ * `tat'ᵢ = max(tatᵢ, now) + cost·Tᵢ`; the request is admitted iff every
+ * `tat'ᵢ − burstᵢ·Tᵢ ≤ now`, and only then are all `tatᵢ` moved (all or
+ * none). A rejection's `retryAfter` is the longest wait among the limits that
+ * refused. The Lua script `GCRA_LIMITS_SCRIPT` is a port of this function.
+ *
+ * @example
+ * const d = gcraConsumeLimits(state, 1, { limits, penalty: undefined }, Date.now());
+ */
+export function gcraConsumeLimits(
+  state: LimitsState,
+  cost: number,
+  policy: LimitsPolicy,
+  now: number,
+): LimitsDecision {
+  const limits = policy.limits;
+  const n = limits.length;
+  let tats = state.tats;
+  if (tats === undefined) {
+    tats = [];
+    state.tats = tats;
+  }
+  const parts: LimitState[] = new Array(n);
+  if (now < state.blockedUntil) {
+    const wait = state.blockedUntil - now;
+    let reset = 0;
+    for (let i = 0; i < n; i++) {
+      const r = Math.max((tats[i] ?? now) - now, 0);
+      parts[i] = { remaining: 0, reset: r };
+      if (r > reset) reset = r;
+    }
+    return { allowed: false, remaining: 0, reset, retryAfter: wait, blocked: wait, limits: parts };
+  }
+  let wait = 0;
+  for (let i = 0; i < n; i++) {
+    const limit = limits[i] as LimitPolicy;
+    const tat = tats[i] ?? now;
+    const base = tat > now ? tat : now;
+    const allowAt = base + cost * limit.emission - limit.burst * limit.emission;
+    if (allowAt - now > wait) wait = allowAt - now;
+  }
+  const allowed = wait <= 0;
+  let remaining = Number.POSITIVE_INFINITY;
+  let reset = 0;
+  for (let i = 0; i < n; i++) {
+    const limit = limits[i] as LimitPolicy;
+    const T = limit.emission;
+    const window = limit.burst * T;
+    const tat = tats[i] ?? now;
+    const base = tat > now ? tat : now;
+    const end = allowed ? base + cost * T : base;
+    if (allowed) tats[i] = end;
+    const left = Math.max(Math.floor((window - (end - now)) / T + 1e-9), 0);
+    parts[i] = { remaining: left, reset: end - now };
+    if (left < remaining) remaining = left;
+    if (end - now > reset) reset = end - now;
+  }
+  if (remaining === Number.POSITIVE_INFINITY) remaining = 0;
+  if (allowed) {
+    state.rejects = 0;
+    state.expires = limitsExpiry(state, policy);
+    return { allowed: true, remaining, reset, retryAfter: 0, blocked: 0, limits: parts };
+  }
+  const penalty = policy.penalty;
+  if (penalty !== undefined) {
+    state.rejects += 1;
+    if (state.rejects >= penalty.after) {
+      const length = Math.min(penalty.duration * penalty.escalate ** state.level, penalty.max);
+      state.blockedUntil = now + length;
+      state.level += 1;
+      state.rejects = 0;
+      state.expires = limitsExpiry(state, policy);
+      return {
+        allowed: false,
+        remaining,
+        reset,
+        retryAfter: length,
+        blocked: length,
+        limits: parts,
+      };
+    }
+    state.expires = limitsExpiry(state, policy);
+  }
+  return { allowed: false, remaining, reset, retryAfter: wait, blocked: 0, limits: parts };
+}
+
+/**
+ * Gives `cost` back to every limit (never beyond full).
+ *
+ * @example
+ * gcraRefundLimits(state, 1, policy, Date.now());
+ */
+export function gcraRefundLimits(
+  state: LimitsState,
+  cost: number,
+  policy: LimitsPolicy,
+  now: number,
+): void {
+  const tats = state.tats;
+  if (tats === undefined) return;
+  const limits = policy.limits;
+  for (let i = 0; i < limits.length; i++) {
+    const tat = (tats[i] ?? now) - cost * (limits[i] as LimitPolicy).emission;
+    tats[i] = tat > now ? tat : now;
+  }
+  state.expires = limitsExpiry(state, policy);
+}
+
+/** As {@link expiry}, with the latest of the limits' arrival times. */
+function limitsExpiry(state: LimitsState, policy: LimitsPolicy): number {
+  let at = 0;
+  for (const tat of state.tats ?? []) if (tat > at) at = tat;
+  state.tat = at;
+  return expiry(state, policy);
 }

@@ -1,4 +1,4 @@
-import type { Decision } from './policy';
+import type { Decision, LimitState, LimitsDecision } from './policy';
 
 /**
  * Which rate limit headers to send: `'draft-10'` (the IETF
@@ -19,6 +19,8 @@ export type HeaderStyle = 'draft-10' | 'draft-6' | 'legacy' | false;
  */
 export interface HeaderSink {
   setHeader(name: string, value: string): unknown;
+  /** What an earlier limiter wrote: stacked limiters add to it instead of overwriting. */
+  getHeader?(name: string): unknown;
 }
 
 /**
@@ -35,20 +37,35 @@ export class HeaderRecord implements HeaderSink {
   setHeader(name: string, value: string): void {
     this.headers[name] = value;
   }
+
+  getHeader(name: string): string | undefined {
+    return this.headers[name];
+  }
 }
 
-/** What is fixed per limiter, rendered once. */
-export interface HeaderShape {
-  readonly style: HeaderStyle;
-  /** The quota policy's name, as an sf-string (`"default"`). */
+/** One policy (a limit) of a limiter, rendered once. */
+export interface PolicyShape {
+  /** The policy's name. */
+  readonly name: string;
+  /** The policy's name, as an sf-string (`"default"`). */
   readonly quotedName: string;
   readonly limit: number;
   /** `limit` as header text. */
   readonly limitText: string;
-  /** The `RateLimit-Policy` value, precomputed. */
+  /** This policy's item of `RateLimit-Policy`. */
   readonly policy: string;
-  /** The start of the draft-10 `RateLimit` value (`"default";r=`), precomputed. */
+  /** The start of its draft-10 `RateLimit` item (`"default";r=`). */
   readonly itemPrefix: string;
+}
+
+/** What is fixed per limiter, rendered once. */
+export interface HeaderShape extends PolicyShape {
+  readonly style: HeaderStyle;
+  /**
+   * With several limits (`limits`), each policy in order; `RateLimit-Policy`
+   * (`policy`) lists them all. `undefined` for one limit.
+   */
+  readonly items: readonly PolicyShape[] | undefined;
 }
 
 /**
@@ -65,11 +82,45 @@ export function headerShape(
   burst: number,
   windowMs: number,
 ): HeaderShape {
+  return { style, ...policyShape(style, name, burst, windowMs), items: undefined };
+}
+
+/**
+ * The shape of a limiter with several limits: every policy named and listed
+ * (`RateLimit-Policy: "1s";q=5;w=1, "1m";q=75;w=60`).
+ *
+ * @example
+ * const shape = limitsShape('draft-10', [{ name: '1s', burst: 5, windowMs: 1000 }]);
+ */
+export function limitsShape(
+  style: HeaderStyle,
+  limits: readonly { name: string; burst: number; windowMs: number }[],
+): HeaderShape {
+  const items = limits.map(function shapeOf(limit) {
+    return policyShape(style, limit.name, limit.burst, limit.windowMs);
+  });
+  const first = items[0] as PolicyShape;
+  let tightest = first;
+  for (const item of items) if (item.limit < tightest.limit) tightest = item;
+  return {
+    style,
+    ...tightest,
+    policy: items.map((item) => item.policy).join(', '),
+    items,
+  };
+}
+
+function policyShape(
+  style: HeaderStyle,
+  name: string,
+  burst: number,
+  windowMs: number,
+): PolicyShape {
   const quotedName = `"${name.replace(/[\\"]/g, '\\$&')}"`;
   const w = Math.max(1, Math.ceil(windowMs / 1000));
   const policy = style === 'draft-10' ? `${quotedName};q=${burst};w=${w}` : `${burst};w=${w}`;
   return {
-    style,
+    name,
     quotedName,
     limit: burst,
     limitText: String(burst),
@@ -122,33 +173,121 @@ export function writeRateLimitHeaders(
   now: number,
 ): void {
   const setHeader = sink.setHeader;
-  const reset = seconds(decision.blocked > 0 ? decision.blocked : decision.reset);
-  switch (shape.style) {
-    case 'draft-10':
+  const style = shape.style;
+  if (style === false) {
+    if (!decision.allowed)
+      setHeader.call(sink, 'Retry-After', String(Math.max(1, seconds(decision.retryAfter))));
+    return;
+  }
+  // A limiter before this one on the same request (a global one, then a
+  // route's) wrote its policy: add to the lists instead of overwriting.
+  const earlier =
+    sink.getHeader === undefined
+      ? undefined
+      : sink.getHeader(style === 'legacy' ? 'X-RateLimit-Limit' : 'RateLimit-Policy');
+  const stacked = typeof earlier === 'string' && earlier !== '';
+  const blocked = decision.blocked > 0;
+  const items = shape.items;
+  const parts = (decision as Partial<LimitsDecision>).limits;
+  if (style === 'draft-10') {
+    let value: string;
+    if (items === undefined)
+      value = `${shape.itemPrefix}${count(decision.remaining)};t=${seconds(blocked ? decision.blocked : decision.reset)}`;
+    else {
+      value = '';
+      for (let i = 0; i < items.length; i++) {
+        const part: LimitState = parts?.[i] ?? decision;
+        const t = seconds(blocked ? decision.blocked : part.reset);
+        value += `${i === 0 ? '' : ', '}${(items[i] as PolicyShape).itemPrefix}${count(part.remaining)};t=${t}`;
+      }
+    }
+    if (stacked) {
+      setHeader.call(sink, 'RateLimit-Policy', `${earlier}, ${shape.policy}`);
+      setHeader.call(sink, 'RateLimit', `${String(sink.getHeader?.('RateLimit') ?? '')}, ${value}`);
+    } else {
       setHeader.call(sink, 'RateLimit-Policy', shape.policy);
+      setHeader.call(sink, 'RateLimit', value);
+    }
+  } else {
+    // draft-6 and legacy have one Limit/Remaining/Reset: the tightest policy
+    // (least remaining) of this limiter, or of an earlier one if tighter.
+    let limitText = shape.limitText;
+    let remaining = decision.remaining;
+    let reset = decision.reset;
+    if (items !== undefined && parts !== undefined) {
+      let best = 0;
+      for (let i = 1; i < parts.length; i++)
+        if ((parts[i] as LimitState).remaining < (parts[best] as LimitState).remaining) best = i;
+      limitText = (items[best] as PolicyShape).limitText;
+      remaining = (parts[best] as LimitState).remaining;
+      reset = (parts[best] as LimitState).reset;
+    }
+    const prefix = style === 'legacy' ? 'X-RateLimit-' : 'RateLimit-';
+    const earlierRemaining = stacked ? Number(sink.getHeader?.(`${prefix}Remaining`)) : Number.NaN;
+    if (style === 'draft-6')
       setHeader.call(
         sink,
-        'RateLimit',
-        `${shape.itemPrefix}${count(decision.remaining)};t=${reset}`,
+        'RateLimit-Policy',
+        stacked ? `${earlier}, ${shape.policy}` : shape.policy,
       );
-      break;
-    case 'draft-6':
-      setHeader.call(sink, 'RateLimit-Policy', shape.policy);
-      setHeader.call(sink, 'RateLimit-Limit', shape.limitText);
-      setHeader.call(sink, 'RateLimit-Remaining', count(decision.remaining));
-      setHeader.call(sink, 'RateLimit-Reset', String(reset));
-      break;
-    case 'legacy':
-      setHeader.call(sink, 'X-RateLimit-Limit', shape.limitText);
-      setHeader.call(sink, 'X-RateLimit-Remaining', count(decision.remaining));
-      setHeader.call(sink, 'X-RateLimit-Reset', count(Math.ceil(now / 1000) + reset));
-      break;
-    default:
-      break;
+    if (!(earlierRemaining <= remaining)) {
+      const resetSeconds = seconds(blocked ? decision.blocked : reset);
+      setHeader.call(sink, `${prefix}Limit`, limitText);
+      setHeader.call(sink, `${prefix}Remaining`, count(remaining));
+      setHeader.call(
+        sink,
+        `${prefix}Reset`,
+        style === 'legacy' ? count(Math.ceil(now / 1000) + resetSeconds) : String(resetSeconds),
+      );
+    }
   }
   if (!decision.allowed)
     setHeader.call(sink, 'Retry-After', String(Math.max(1, seconds(decision.retryAfter))));
 }
+
+/**
+ * The headers a 429 carries (error handlers reset the response's headers):
+ * what the response holds already, this limiter's and any earlier stacked
+ * limiter's, or, when the response's headers are out, this decision's own.
+ *
+ * @example
+ * const headers = rejectionHeaders(res, shape, decision, Date.now());
+ */
+export function rejectionHeaders(
+  res: HeaderSink & { readonly headersSent?: boolean },
+  shape: HeaderShape,
+  decision: Decision,
+  now: number,
+): Record<string, string> {
+  const record = new HeaderRecord();
+  if (res.headersSent !== true && res.getHeader !== undefined && shape.style !== false) {
+    const names =
+      shape.style === 'draft-10'
+        ? DRAFT10_NAMES
+        : shape.style === 'draft-6'
+          ? DRAFT6_NAMES
+          : LEGACY_NAMES;
+    for (const name of names) {
+      const value = res.getHeader(name);
+      if (typeof value === 'string') record.headers[name] = value;
+    }
+  }
+  if (Object.keys(record.headers).length === 0) {
+    writeRateLimitHeaders(record, shape, decision, now);
+    return record.headers;
+  }
+  record.headers['Retry-After'] = String(Math.max(1, seconds(decision.retryAfter)));
+  return record.headers;
+}
+
+const DRAFT10_NAMES = ['RateLimit-Policy', 'RateLimit'];
+const DRAFT6_NAMES = [
+  'RateLimit-Policy',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+];
+const LEGACY_NAMES = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
 
 /**
  * Only what does not depend on a bucket: the policy (`RateLimit-Policy`, or

@@ -12,11 +12,23 @@ export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '.
 export { RedisUnavailableError } from './breaker';
 export type { HeaderStyle } from './headers';
 export { ipKey } from './ip';
-export { type RateLimitInfo, rateLimitOf } from './locals';
+export { type RateLimitInfo, type RateLimitPolicyInfo, rateLimitOf } from './locals';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
-export type { Decision, PenaltyPolicy, Policy, RateLimitStore } from './policy';
+export type {
+  Decision,
+  LimitPolicy,
+  LimitState,
+  LimitsDecision,
+  LimitsPolicy,
+  MultiLimitStore,
+  PenaltyPolicy,
+  Policy,
+  RateLimitStore,
+} from './policy';
 export {
+  type LimitOptions,
   type PenaltyOptions,
+  type PlanOptions,
   type RateLimitMiddleware,
   type RateLimitOptions,
   type RateLimitStats,

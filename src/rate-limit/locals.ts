@@ -26,6 +26,25 @@ export interface RateLimitInfo {
   blockedUntil: number;
   /** The decision came from the fallback store because the main store failed. */
   fallback: boolean;
+  /** With several `limits`: each limit's state, in order. */
+  limits?: RateLimitPolicyInfo[];
+}
+
+/**
+ * One limit's state in `res.locals.rateLimit.limits`.
+ *
+ * @example
+ * const minute = rateLimitOf(res)?.limits?.find((l) => l.name === '1m');
+ */
+export interface RateLimitPolicyInfo {
+  /** The policy name, as in the headers. */
+  name: string;
+  /** This limit's capacity. */
+  limit: number;
+  /** Cost units left in it after this request. */
+  remaining: number;
+  /** Milliseconds until it is full again. */
+  reset: number;
 }
 
 /**

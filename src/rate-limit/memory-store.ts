@@ -1,7 +1,13 @@
 import { integerOption, readOptions } from '../core/options';
 import { Chain, type Link } from './chain';
-import { type BucketState, gcraConsume, gcraRefund } from './gcra';
-import type { Decision, Policy, RateLimitStore } from './policy';
+import {
+  gcraConsume,
+  gcraConsumeLimits,
+  gcraRefund,
+  gcraRefundLimits,
+  type LimitsState,
+} from './gcra';
+import type { Decision, LimitsDecision, LimitsPolicy, MultiLimitStore, Policy } from './policy';
 
 /**
  * Options for {@link MemoryStore}.
@@ -18,7 +24,7 @@ export interface MemoryStoreOptions {
 }
 
 /** A bucket, linked into the recency order it belongs to. */
-interface Entry extends BucketState, Link {
+interface Entry extends LimitsState, Link {
   readonly key: string;
 }
 
@@ -42,7 +48,7 @@ const SWEEP_EVERY = 8;
  * const store = new MemoryStore({ maxKeys: 50_000 });
  * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, store }));
  */
-export class MemoryStore implements RateLimitStore {
+export class MemoryStore implements MultiLimitStore {
   readonly maxKeys: number;
   private readonly buckets = new Map<string, Entry>();
   /** Keys not in the penalty box, least recently used first. */
@@ -75,6 +81,25 @@ export class MemoryStore implements RateLimitStore {
     if (state !== undefined) gcraRefund(state, cost, policy, now);
   }
 
+  /** Several limits on one key, decided together: all admit and all are charged, or none is. */
+  consumeLimits(
+    key: string,
+    cost: number,
+    policy: LimitsPolicy,
+    now: number = Date.now(),
+  ): LimitsDecision {
+    const state = this.touch(key, now);
+    const decision = gcraConsumeLimits(state, cost, policy, now);
+    if (state.blockedUntil > now) this.boxed.push(state);
+    else this.free.push(state);
+    return decision;
+  }
+
+  refundLimits(key: string, cost: number, policy: LimitsPolicy, now: number = Date.now()): void {
+    const state = this.buckets.get(key);
+    if (state !== undefined) gcraRefundLimits(state, cost, policy, now);
+  }
+
   /** Forgets every key. */
   close(): void {
     this.buckets.clear();
@@ -92,6 +117,7 @@ export class MemoryStore implements RateLimitStore {
       state = {
         key,
         tat: now,
+        tats: undefined,
         rejects: 0,
         blockedUntil: 0,
         level: 0,
@@ -103,6 +129,7 @@ export class MemoryStore implements RateLimitStore {
       buckets.set(key, state);
     } else if (state.expires <= now) {
       state.tat = now;
+      state.tats = undefined;
       state.rejects = 0;
       state.blockedUntil = 0;
       state.level = 0;

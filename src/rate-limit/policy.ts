@@ -62,3 +62,77 @@ export interface RateLimitStore {
   refund(key: string, cost: number, policy: Policy, now?: number): void | Promise<void>;
   close(): void | Promise<void>;
 }
+
+/**
+ * One of several limits checked together (`rateLimit({ limits })`).
+ *
+ * @example
+ * const perSecond: LimitPolicy = { name: 'burst', emission: 200, burst: 5 };
+ */
+export interface LimitPolicy {
+  /** The policy's name in the headers. */
+  readonly name: string;
+  /** Milliseconds per token. */
+  readonly emission: number;
+  /** Capacity in cost units. */
+  readonly burst: number;
+}
+
+/**
+ * Several limits on one key, decided together: admitted only when every
+ * limit admits, and then charged to all of them (a rejection charges none).
+ * The penalty box counts the key's consecutive rejections, whichever limit
+ * refused.
+ *
+ * @example
+ * const policy: LimitsPolicy = {
+ *   limits: [{ name: '1s', emission: 200, burst: 5 }, { name: '1m', emission: 800, burst: 75 }],
+ *   penalty: undefined,
+ * };
+ */
+export interface LimitsPolicy {
+  readonly limits: readonly LimitPolicy[];
+  readonly penalty: PenaltyPolicy | undefined;
+}
+
+/**
+ * One limit's part of a {@link LimitsDecision}.
+ *
+ * @example
+ * const part: LimitState = { remaining: 4, reset: 200 };
+ */
+export interface LimitState {
+  /** Whole cost units left in this limit after the request. */
+  readonly remaining: number;
+  /** Milliseconds until this limit's bucket is full again. */
+  readonly reset: number;
+}
+
+/**
+ * The answer for several limits: the overall decision (`remaining` is the
+ * least left in any limit, `reset` the longest refill, `retryAfter` the wait
+ * until every limit admits), and each limit's own state, in order.
+ *
+ * @example
+ * const tightest = Math.min(...decision.limits.map((l) => l.remaining));
+ */
+export interface LimitsDecision extends Decision {
+  readonly limits: readonly LimitState[];
+}
+
+/**
+ * A store that can decide several limits at once, atomically
+ * (`MemoryStore` and `RedisStore` do: one Lua call on Redis).
+ *
+ * @example
+ * const d = await store.consumeLimits('1.2.3.4', 1, { limits, penalty: undefined });
+ */
+export interface MultiLimitStore extends RateLimitStore {
+  consumeLimits(
+    key: string,
+    cost: number,
+    policy: LimitsPolicy,
+    now?: number,
+  ): LimitsDecision | Promise<LimitsDecision>;
+  refundLimits(key: string, cost: number, policy: LimitsPolicy, now?: number): void | Promise<void>;
+}

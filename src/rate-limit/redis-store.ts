@@ -3,8 +3,16 @@ import { readOptions } from '../core/options';
 import type { RedisClientLike } from '../core/redis';
 import { parseDuration, show } from '../core/units';
 import { Breaker, RedisUnavailableError } from './breaker';
-import { GCRA_SCRIPT, GCRA_SHA } from './lua';
-import type { Decision, Policy, RateLimitStore } from './policy';
+import { GCRA_LIMITS_SCRIPT, GCRA_LIMITS_SHA, GCRA_SCRIPT, GCRA_SHA } from './lua';
+import type {
+  Decision,
+  LimitPolicy,
+  LimitState,
+  LimitsDecision,
+  LimitsPolicy,
+  MultiLimitStore,
+  Policy,
+} from './policy';
 import { type ScriptRunner, scriptRunner } from './redis-client';
 
 /**
@@ -33,7 +41,7 @@ export interface RedisStoreOptions {
  * const store = new RedisStore({ client: new Redis(), prefix: 'api:' });
  * app.use(rateLimit({ rate: 10, interval: '1s', burst: 30, store }));
  */
-export class RedisStore implements RateLimitStore {
+export class RedisStore implements MultiLimitStore {
   readonly prefix: string;
   readonly timeout: number;
   private readonly runner: ScriptRunner;
@@ -83,13 +91,44 @@ export class RedisStore implements RateLimitStore {
     const offset = this.offset;
     const deadline =
       this.deadlines === undefined || offset === undefined ? 0 : sent + this.timeout + offset;
-    return this.run(key, 'c', cost, policy, deadline).then(function decide(reply: unknown) {
+    const args = ['c', String(cost), ...policyArgs(policy), String(Math.ceil(deadline))];
+    return this.run(GCRA_SHA, GCRA_SCRIPT, key, args).then(function decide(reply: unknown) {
       return store.decide(reply, sent);
     });
   }
 
   refund(key: string, cost: number, policy: Policy): Promise<void> {
-    return this.run(key, 'r', cost, policy, 0).then(nothing);
+    const args = ['r', String(cost), ...policyArgs(policy), '0'];
+    return this.run(GCRA_SHA, GCRA_SCRIPT, key, args).then(nothing);
+  }
+
+  /**
+   * Several limits on one key in ONE script call (one round trip): admitted
+   * only when every limit admits, then charged to all. The limits are fields
+   * of one hash, so a decision touches a single key (one hash slot).
+   */
+  consumeLimits(key: string, cost: number, policy: LimitsPolicy): Promise<LimitsDecision> {
+    const store = this;
+    const sent = Date.now();
+    const offset = this.offset;
+    const deadline =
+      this.deadlines === undefined || offset === undefined ? 0 : sent + this.timeout + offset;
+    const args = limitsArgs('c', cost, policy, deadline);
+    return this.run(GCRA_LIMITS_SHA, GCRA_LIMITS_SCRIPT, key, args).then(function decideLimits(
+      reply: unknown,
+    ) {
+      const decision = store.decide(reply, sent);
+      return { ...decision, limits: toLimitStates(reply, policy.limits.length) };
+    });
+  }
+
+  refundLimits(key: string, cost: number, policy: LimitsPolicy): Promise<void> {
+    return this.run(
+      GCRA_LIMITS_SHA,
+      GCRA_LIMITS_SCRIPT,
+      key,
+      limitsArgs('r', cost, policy, 0),
+    ).then(nothing);
   }
 
   /**
@@ -114,20 +153,13 @@ export class RedisStore implements RateLimitStore {
     return decision;
   }
 
-  private run(
-    key: string,
-    op: string,
-    cost: number,
-    policy: Policy,
-    deadline: number,
-  ): Promise<unknown> {
+  private run(sha: string, script: string, key: string, args: string[]): Promise<unknown> {
     if (this.breaker !== undefined && !this.breaker.allows())
       return Promise.reject(new RedisUnavailableError());
-    const args = [op, String(cost), ...policyArgs(policy), String(Math.ceil(deadline))];
     const full = this.prefix + key;
     const runner = this.runner;
-    const call = runner.evalSha(GCRA_SHA, full, args).catch(function retryWithEval(err: unknown) {
-      if (isNoScript(err)) return runner.eval(GCRA_SCRIPT, full, args);
+    const call = runner.evalSha(sha, full, args).catch(function retryWithEval(err: unknown) {
+      if (isNoScript(err)) return runner.eval(script, full, args);
       throw err;
     });
     const deadlines = this.deadlines;
@@ -181,6 +213,44 @@ function policyArgs(policy: Policy): readonly string[] {
     POLICY_ARGS.set(policy, args);
   }
   return args;
+}
+
+/** A several-limits policy's script arguments, rendered once per policy. */
+interface LimitsArgs {
+  readonly penalty: readonly string[];
+  readonly limits: readonly string[];
+}
+
+const LIMITS_ARGS = new WeakMap<LimitsPolicy, LimitsArgs>();
+
+/** The script arguments of a several-limits call: op, cost, penalty (4), deadline, n, T and burst of each. */
+function limitsArgs(op: string, cost: number, policy: LimitsPolicy, deadline: number): string[] {
+  let fixed = LIMITS_ARGS.get(policy);
+  if (fixed === undefined) {
+    const p = policy.penalty;
+    const limits: string[] = [String(policy.limits.length)];
+    for (const limit of policy.limits as LimitPolicy[])
+      limits.push(String(limit.emission), String(limit.burst));
+    fixed = {
+      penalty: [
+        p === undefined ? '0' : String(p.after),
+        p === undefined ? '0' : String(p.duration),
+        p === undefined ? '1' : String(p.escalate),
+        p === undefined ? '0' : String(p.max),
+      ],
+      limits,
+    };
+    LIMITS_ARGS.set(policy, fixed);
+  }
+  return [op, String(cost), ...fixed.penalty, String(Math.ceil(deadline)), ...fixed.limits];
+}
+
+function toLimitStates(reply: unknown, n: number): LimitState[] {
+  const values = reply as unknown[];
+  const parts: LimitState[] = new Array(n);
+  for (let i = 0; i < n; i++)
+    parts[i] = { remaining: Number(values[6 + 2 * i]), reset: Number(values[7 + 2 * i]) };
+  return parts;
 }
 
 function isNoScript(err: unknown): boolean {
