@@ -543,6 +543,7 @@ describe('hostile callbacks', () => {
     expect((await request(a.url).get('/')).text).toBe('custom');
     expect(logger.lines).toEqual(['rateLimit refund failed', 'rateLimit handler failed']);
     const b = await mount('http', {
+      expectErrors: true,
       use: [
         rateLimit({
           key: () => {
@@ -564,6 +565,7 @@ describe('hostile callbacks', () => {
         const logger = quietLogger();
         const boom = new Error(`handler ${how}`);
         const a = await mount(flavour, {
+          expectErrors: true,
           use: [
             rateLimit({
               rate: 1,

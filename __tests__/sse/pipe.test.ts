@@ -84,6 +84,7 @@ describe('pipe()', () => {
 
   test('lines of a log, piped as events; a source error rejects pipe and reaches the error handler', async () => {
     const app = await mount('connect', {
+      expectErrors: true,
       use: [sse({ heartbeat: 0 })],
       handler: async (_req, res) => {
         const log = Readable.from(
