@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isExpressIpGetter } from '../core/internals';
 
 /** Per request prototype (one per Express app): is its `ip` Express's stock getter? */
 const stockIp = new WeakMap<object, boolean>();
@@ -60,12 +61,7 @@ function inspectIp(proto: object): boolean {
   for (let o: object | null = proto; o !== null; o = Object.getPrototypeOf(o) as object | null) {
     const descriptor = Object.getOwnPropertyDescriptor(o, 'ip');
     if (descriptor === undefined) continue;
-    const getter = descriptor.get;
-    return (
-      typeof getter === 'function' &&
-      getter.name === 'ip' &&
-      /\bproxyaddr\(this, *trust\)/.test(Function.prototype.toString.call(getter))
-    );
+    return isExpressIpGetter(descriptor.get);
   }
   return true;
 }
