@@ -8,19 +8,19 @@
  * import { errorFrames } from 'streamguard';
  */
 
-export * from './batch/index';
-export * from './body/index';
+export * from './batch/index.js';
+export * from './body/index.js';
 export {
   type CallbackErrorMessage,
   CHANNELS,
   type ChannelMessages,
   type ShutdownMessage,
-} from './core/instrument';
-export { defaultLogger, type Logger } from './core/logger';
-export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types';
-export * from './errors/index';
-export * from './metrics/index';
-export * from './rate-limit/index';
-export * from './shutdown/index';
-export * from './sse/index';
-export * from './tee/index';
+} from './core/instrument.js';
+export { defaultLogger, type Logger } from './core/logger.js';
+export type { ErrorRequestHandler, NextFunction, RequestHandler } from './core/types.js';
+export * from './errors/index.js';
+export * from './metrics/index.js';
+export * from './rate-limit/index.js';
+export * from './shutdown/index.js';
+export * from './sse/index.js';
+export * from './tee/index.js';

@@ -1,10 +1,10 @@
-import { HttpError } from '../core/errors';
-import { type BatchFlushMessage, CHANNELS, publisher } from '../core/instrument';
-import { callSafely, loggerOption } from '../core/logger';
-import { enumOption, functionOption, integerOption, readOptions } from '../core/options';
-import { parseDuration } from '../core/units';
-import { Fifo } from './fifo';
-import type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types';
+import { HttpError } from '../core/errors.js';
+import { type BatchFlushMessage, CHANNELS, publisher } from '../core/instrument.js';
+import { callSafely, loggerOption } from '../core/logger.js';
+import { enumOption, functionOption, integerOption, readOptions } from '../core/options.js';
+import { parseDuration } from '../core/units.js';
+import { Fifo } from './fifo.js';
+import type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types.js';
 
 /** An `add()` waiting for room: its item and how to settle its promise (no closures of its own). */
 interface Waiter<T> {

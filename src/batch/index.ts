@@ -4,6 +4,6 @@
  * @example
  * import { createBatcher } from 'streamguard/batch';
  */
-export type { BatchFlushMessage } from '../core/instrument';
-export { createBatcher } from './batcher';
-export type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types';
+export type { BatchFlushMessage } from '../core/instrument.js';
+export { createBatcher } from './batcher.js';
+export type { Batcher, BatcherOptions, BatcherStats, FlushReason } from './types.js';

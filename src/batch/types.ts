@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger';
+import type { Logger } from '../core/logger.js';
 
 /** Why a batch was cut. */
 export type FlushReason = 'size' | 'time' | 'flush' | 'close';

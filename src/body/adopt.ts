@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { isClosePending, keepReadableAlive, rawBodyOf } from '../core/internals';
-import type { NextFunction } from '../core/types';
-import type { Config } from './config';
-import { fail } from './drain';
-import { tooLarge } from './errors';
-import type { BufferPool } from './pool';
-import { RereadableBody } from './rereadable';
-import { publishRead, settle } from './settle';
+import { HttpError } from '../core/errors.js';
+import { isClosePending, keepReadableAlive, rawBodyOf } from '../core/internals.js';
+import type { NextFunction } from '../core/types.js';
+import type { Config } from './config.js';
+import { fail } from './drain.js';
+import { tooLarge } from './errors.js';
+import type { BufferPool } from './pool.js';
+import { RereadableBody } from './rereadable.js';
+import { publishRead, settle } from './settle.js';
 
 /**
  * A body someone else already read: adopt `req.rawBody` (NestJS `rawBody: true`) or fail

@@ -1,4 +1,4 @@
-import { FIRST_LEASE, UNKNOWN_START } from './reader';
+import { FIRST_LEASE, UNKNOWN_START } from './reader.js';
 
 /** What {@link leasePeak} needs from a pool: its size classes. */
 export interface SizeClasses {

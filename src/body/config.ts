@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { booleanOption, functionOption, numberOption, readOptions } from '../core/options';
-import { parseBytes, parseDuration } from '../core/units';
-import { leasePeak, showBytes } from './budget';
-import { type TypeOption, typePredicate } from './media';
-import { BufferPool } from './pool';
+import { booleanOption, functionOption, numberOption, readOptions } from '../core/options.js';
+import { parseBytes, parseDuration } from '../core/units.js';
+import { leasePeak, showBytes } from './budget.js';
+import { type TypeOption, typePredicate } from './media.js';
+import { BufferPool } from './pool.js';
 
 /**
  * Options for `rereadableBody()`.

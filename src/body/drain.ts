@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type BodyErrorMessage, CHANNELS, publisher } from '../core/instrument';
-import { dropRequestBody, keepReadableAlive } from '../core/internals';
-import { onResponseDone } from '../core/lifecycle';
-import type { NextFunction } from '../core/types';
-import type { Config } from './config';
-import { isWireOverrun } from './errors';
+import { type BodyErrorMessage, CHANNELS, publisher } from '../core/instrument.js';
+import { dropRequestBody, keepReadableAlive } from '../core/internals.js';
+import { onResponseDone } from '../core/lifecycle.js';
+import type { NextFunction } from '../core/types.js';
+import type { Config } from './config.js';
+import { isWireOverrun } from './errors.js';
 
 const publishError = publisher<BodyErrorMessage>(CHANNELS.bodyError);
 

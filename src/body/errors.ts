@@ -1,4 +1,4 @@
-import { HttpError } from '../core/errors';
+import { HttpError } from '../core/errors.js';
 
 /** 413 `entity.too.large`, as raw-body words it. */
 export function tooLarge(limit: number, received: number, length?: number): HttpError {

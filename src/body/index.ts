@@ -6,24 +6,24 @@
  * import { rereadableBody } from 'streamguard/body';
  * app.use(rereadableBody({ limit: '1mb' }));
  */
-import './locals';
+import './locals.js';
 
-export type { BodyErrorMessage, BodyPoolMessage, BodyReadMessage } from '../core/instrument';
-export { bodyOf } from './locals';
-export type { TypeOption } from './media';
+export type { BodyErrorMessage, BodyPoolMessage, BodyReadMessage } from '../core/instrument.js';
+export { bodyOf } from './locals.js';
+export type { TypeOption } from './media.js';
 export {
   type RereadableBodyMiddleware,
   type RereadableBodyOptions,
   rereadableBody,
-} from './middleware';
+} from './middleware.js';
 export {
   BufferPool,
   type BufferPoolOptions,
   type BufferPoolStats,
   Lease,
   POISON_BYTE,
-} from './pool';
-export { RereadableBody } from './rereadable';
+} from './pool.js';
+export { RereadableBody } from './rereadable.js';
 export {
   githubVerify,
   type Secrets,
@@ -33,4 +33,4 @@ export {
   type VerifyFunction,
   verifyGitHubSignature,
   verifyStripeSignature,
-} from './signature';
+} from './signature.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { RereadableBody } from './rereadable';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { RereadableBody } from './rereadable.js';
 
 declare global {
   namespace Express {

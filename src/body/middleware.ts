@@ -1,21 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpError } from '../core/errors';
-import { firstHeaderValue } from '../core/headers';
-import { isParsedByBodyParser, keepReadableAlive, shareShape } from '../core/internals';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { NextFunction, RequestHandler } from '../core/types';
-import { adopt } from './adopt';
-import { type Config, type RereadableBodyOptions, readConfig } from './config';
-import { fail } from './drain';
-import { encodingUnsupported, tooLarge, wireTooLarge } from './errors';
-import './locals';
-import { hasBody } from './media';
-import type { BufferPool } from './pool';
-import { type ReadResult, readBody } from './reader';
-import { RereadableBody } from './rereadable';
-import { publishRead, settle } from './settle';
+import type { HttpError } from '../core/errors.js';
+import { firstHeaderValue } from '../core/headers.js';
+import { isParsedByBodyParser, keepReadableAlive, shareShape } from '../core/internals.js';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
+import { adopt } from './adopt.js';
+import { type Config, type RereadableBodyOptions, readConfig } from './config.js';
+import { fail } from './drain.js';
+import { encodingUnsupported, tooLarge, wireTooLarge } from './errors.js';
+import './locals.js';
+import { hasBody } from './media.js';
+import type { BufferPool } from './pool.js';
+import { type ReadResult, readBody } from './reader.js';
+import { RereadableBody } from './rereadable.js';
+import { publishRead, settle } from './settle.js';
 
-export type { RereadableBodyOptions } from './config';
+export type { RereadableBodyOptions } from './config.js';
 
 /**
  * The middleware, with the pool it leases from.

@@ -1,9 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
-import { HttpError } from '../core/errors';
-import type { BufferPoolStats } from '../core/instrument';
-import { type BodyPoolMessage, CHANNELS } from '../core/instrument';
-import { readOptions } from '../core/options';
-import { parseBytes } from '../core/units';
+import { HttpError } from '../core/errors.js';
+import type { BufferPoolStats } from '../core/instrument.js';
+import { type BodyPoolMessage, CHANNELS } from '../core/instrument.js';
+import { readOptions } from '../core/options.js';
+import { parseBytes } from '../core/units.js';
 
 /**
  * Options for {@link BufferPool}.

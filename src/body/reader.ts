@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { HttpError } from '../core/errors';
+import type { HttpError } from '../core/errors.js';
 import {
   aborted,
   inflateFailed,
@@ -10,8 +10,8 @@ import {
   timedOut,
   tooLarge,
   wireTooLarge,
-} from './errors';
-import type { BufferPool, Lease } from './pool';
+} from './errors.js';
+import type { BufferPool, Lease } from './pool.js';
 
 /** What the reader needs from the middleware's config. */
 export interface ReadLimits {

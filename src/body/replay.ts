@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
-import { HttpError } from '../core/errors';
-import { markNotReading, pipeCount, renewReadableState } from '../core/internals';
-import { CHUNK, type RereadableBody } from './rereadable';
+import { HttpError } from '../core/errors.js';
+import { markNotReading, pipeCount, renewReadableState } from '../core/internals.js';
+import { CHUNK, type RereadableBody } from './rereadable.js';
 
 type ReplayableRequest = IncomingMessage & {
   _read: (size: number) => void;

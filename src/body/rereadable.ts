@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import { charsetUnsupported, parseFailed, streamTimedOut } from './errors';
-import { charsetOf } from './media';
-import { type Lease, releasedError } from './pool';
+import { charsetUnsupported, parseFailed, streamTimedOut } from './errors.js';
+import { charsetOf } from './media.js';
+import { type Lease, releasedError } from './pool.js';
 
 /** Size of the chunks replays and streams emit. */
 export const CHUNK = 64 * 1024;

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { type BodyReadMessage, CHANNELS, publisher } from '../core/instrument';
-import { onResponseDone } from '../core/lifecycle';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { NextFunction } from '../core/types';
-import type { Config } from './config';
-import { makeRereadable } from './replay';
-import type { RereadableBody } from './rereadable';
+import { HttpError } from '../core/errors.js';
+import { type BodyReadMessage, CHANNELS, publisher } from '../core/instrument.js';
+import { onResponseDone } from '../core/lifecycle.js';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { NextFunction } from '../core/types.js';
+import type { Config } from './config.js';
+import { makeRereadable } from './replay.js';
+import type { RereadableBody } from './rereadable.js';
 
 /**
  * Publishes a body read (or adopted) on `streamguard:body:read`.

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { firstHeaderValue } from '../core/headers';
-import { numberOption, readOptions } from '../core/options';
-import { show } from '../core/units';
+import { HttpError } from '../core/errors.js';
+import { firstHeaderValue } from '../core/headers.js';
+import { numberOption, readOptions } from '../core/options.js';
+import { show } from '../core/units.js';
 
 /**
  * One secret or several (rotation: any of them may have signed).

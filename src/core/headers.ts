@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { flushedHeaderBlock } from './internals';
+import { flushedHeaderBlock } from './internals.js';
 
 /**
  * Header values as a record: lower-case names, repeated ones as arrays.

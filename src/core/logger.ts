@@ -1,4 +1,4 @@
-import { type CallbackErrorMessage, CHANNELS, publisher } from './instrument';
+import { type CallbackErrorMessage, CHANNELS, publisher } from './instrument.js';
 
 /**
  * Where streamguard reports failures it must not throw: errors in user

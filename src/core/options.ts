@@ -1,4 +1,4 @@
-import { show } from './units';
+import { show } from './units.js';
 
 /**
  * Checks that a factory's options are absent or a plain object with no

@@ -5,4 +5,4 @@
  * @example
  * import { shareShape } from './internals';
  */
-export { shareShape } from './internals';
+export { shareShape } from './internals.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { ErrorFrame } from './errors';
-import { ensureLocals } from './locals';
+import type { ErrorFrame } from './errors.js';
+import { ensureLocals } from './locals.js';
 
 /**
  * How a response that is already an event stream ends with an error: the

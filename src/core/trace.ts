@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { firstHeaderValue } from './headers';
+import { firstHeaderValue } from './headers.js';
 
 const kTraceId = Symbol('streamguard.traceId');
 type Traced = IncomingMessage & { [kTraceId]?: string };

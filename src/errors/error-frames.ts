@@ -5,14 +5,14 @@ import {
   validateHeaderName,
   validateHeaderValue,
 } from 'node:http';
-import { codeFromType, type DescribedError, describeError, HttpError } from '../core/errors';
-import { sentHeader } from '../core/headers';
-import { type Logger, loggerOption } from '../core/logger';
-import { booleanOption, readOptions } from '../core/options';
-import { streamFailure } from '../core/stream-failure';
-import { traceId } from '../core/trace';
-import type { ErrorRequestHandler, NextFunction } from '../core/types';
-import { parseBytes } from '../core/units';
+import { codeFromType, type DescribedError, describeError, HttpError } from '../core/errors.js';
+import { sentHeader } from '../core/headers.js';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { booleanOption, readOptions } from '../core/options.js';
+import { streamFailure } from '../core/stream-failure.js';
+import { traceId } from '../core/trace.js';
+import type { ErrorRequestHandler, NextFunction } from '../core/types.js';
+import { parseBytes } from '../core/units.js';
 
 /** Options for {@link errorFrames}. */
 export interface ErrorFramesOptions {

@@ -12,6 +12,6 @@ export {
   type ErrorFrame,
   HttpError,
   type HttpErrorProps,
-} from '../core/errors';
-export { traceId } from '../core/trace';
-export { type ErrorFramesOptions, errorFrames } from './error-frames';
+} from '../core/errors.js';
+export { traceId } from '../core/trace.js';
+export { type ErrorFramesOptions, errorFrames } from './error-frames.js';

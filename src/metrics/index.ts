@@ -5,5 +5,5 @@
  * @example
  * import { metrics } from 'streamguard/metrics';
  */
-export { type Metrics, type MetricsOptions, metrics, metricsHandler } from './metrics';
-export type { RegistryLike } from './prom';
+export { type Metrics, type MetricsOptions, metrics, metricsHandler } from './metrics.js';
+export type { RegistryLike } from './prom.js';

@@ -14,9 +14,9 @@ import {
   type SseDropMessage,
   type SseOpenMessage,
   type TeeCaptureMessage,
-} from '../core/instrument';
-import { readOptions } from '../core/options';
-import type { NextFunction, RequestHandler } from '../core/types';
+} from '../core/instrument.js';
+import { readOptions } from '../core/options.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
 import {
   type CollectorConfig,
   type CounterLike,
@@ -25,7 +25,7 @@ import {
   loadPromClient,
   type PromClient,
   type RegistryLike,
-} from './prom';
+} from './prom.js';
 
 /**
  * Options for {@link metrics}.

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isExpressIpGetter } from '../core/internals';
+import { isExpressIpGetter } from '../core/internals.js';
 
 /** Per request prototype (one per Express app): is its `ip` Express's stock getter? */
 const stockIp = new WeakMap<object, boolean>();

@@ -1,4 +1,4 @@
-import { Chain, type Link } from './chain';
+import { Chain, type Link } from './chain.js';
 
 /**
  * A key in the penalty box, as this process last heard from the store.

@@ -1,4 +1,4 @@
-import { RedisTimeoutError } from '../core/deadlines';
+import { RedisTimeoutError } from '../core/deadlines.js';
 
 /**
  * What a RedisStore call fails with, at once, while Redis is known not to

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { callSafely } from '../core/logger';
-import type { Config } from './options';
-import type { RateLimitStore } from './policy';
-import { RedisStore, redisStoreClient } from './redis-store';
+import { callSafely } from '../core/logger.js';
+import type { Config } from './options.js';
+import type { RateLimitStore } from './policy.js';
+import { RedisStore, redisStoreClient } from './redis-store.js';
 
 /**
  * The stores limiters count into, and under which names: two limiters on one

@@ -5,7 +5,7 @@ import type {
   LimitsDecision,
   LimitsPolicy,
   Policy,
-} from './policy';
+} from './policy.js';
 
 /**
  * The whole state of one key: GCRA's theoretical arrival time, the count of

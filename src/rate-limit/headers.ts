@@ -1,4 +1,4 @@
-import type { Decision, LimitState, LimitsDecision } from './policy';
+import type { Decision, LimitState, LimitsDecision } from './policy.js';
 
 /**
  * Which rate limit headers to send: `'draft-10'` (the IETF

@@ -5,15 +5,15 @@
  * @example
  * import { MemoryStore, RedisStore, rateLimit } from 'streamguard/rate-limit';
  */
-import './locals';
+import './locals.js';
 
-export type { RateLimitDecisionMessage, RateLimitStoreErrorMessage } from '../core/instrument';
-export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis';
-export { RedisUnavailableError } from './breaker';
-export type { HeaderStyle } from './headers';
-export { ipKey } from './ip';
-export { type RateLimitInfo, type RateLimitPolicyInfo, rateLimitOf } from './locals';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store';
+export type { RateLimitDecisionMessage, RateLimitStoreErrorMessage } from '../core/instrument.js';
+export type { IoRedisLike, NodeRedisLike, RedisClientLike, SendCommand } from '../core/redis.js';
+export { RedisUnavailableError } from './breaker.js';
+export type { HeaderStyle } from './headers.js';
+export { ipKey } from './ip.js';
+export { type RateLimitInfo, type RateLimitPolicyInfo, rateLimitOf } from './locals.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type {
   Decision,
   LimitPolicy,
@@ -24,7 +24,7 @@ export type {
   PenaltyPolicy,
   Policy,
   RateLimitStore,
-} from './policy';
+} from './policy.js';
 export {
   type LimitOptions,
   type PenaltyOptions,
@@ -33,5 +33,5 @@ export {
   type RateLimitOptions,
   type RateLimitStats,
   rateLimit,
-} from './rate-limit';
-export { RedisStore, type RedisStoreOptions } from './redis-store';
+} from './rate-limit.js';
+export { RedisStore, type RedisStoreOptions } from './redis-store.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { callSafely, type Logger } from '../core/logger';
-import { AddressReader } from './address';
-import { ipKey } from './ip';
+import { callSafely, type Logger } from '../core/logger.js';
+import { AddressReader } from './address.js';
+import { ipKey } from './ip.js';
 
 type AppLike = { get?: (name: string) => unknown };
 

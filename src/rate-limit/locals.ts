@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ensureLocals, LOCALS } from '../core/locals';
+import { ensureLocals, LOCALS } from '../core/locals.js';
 
 /**
  * `res.locals.rateLimit`: the decision for this request.

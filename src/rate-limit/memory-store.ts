@@ -1,13 +1,13 @@
-import { integerOption, readOptions } from '../core/options';
-import { Chain, type Link } from './chain';
+import { integerOption, readOptions } from '../core/options.js';
+import { Chain, type Link } from './chain.js';
 import {
   gcraConsume,
   gcraConsumeLimits,
   gcraRefund,
   gcraRefundLimits,
   type LimitsState,
-} from './gcra';
-import type { Decision, LimitsDecision, LimitsPolicy, MultiLimitStore, Policy } from './policy';
+} from './gcra.js';
+import type { Decision, LimitsDecision, LimitsPolicy, MultiLimitStore, Policy } from './policy.js';
 
 /**
  * Options for {@link MemoryStore}.

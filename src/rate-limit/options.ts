@@ -1,25 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { type Logger, loggerOption } from '../core/logger';
+import { HttpError } from '../core/errors.js';
+import { type Logger, loggerOption } from '../core/logger.js';
 import {
   enumOption,
   functionOption,
   integerOption,
   numberOption,
   readOptions,
-} from '../core/options';
-import type { NextFunction } from '../core/types';
-import { parseDuration, show } from '../core/units';
-import { type HeaderShape, type HeaderStyle, headerShape, limitsShape } from './headers';
-import type { RateLimitInfo } from './locals';
-import { MemoryStore } from './memory-store';
+} from '../core/options.js';
+import type { NextFunction } from '../core/types.js';
+import { parseDuration, show } from '../core/units.js';
+import { type HeaderShape, type HeaderStyle, headerShape, limitsShape } from './headers.js';
+import type { RateLimitInfo } from './locals.js';
+import { MemoryStore } from './memory-store.js';
 import type {
   LimitsPolicy,
   MultiLimitStore,
   PenaltyPolicy,
   Policy,
   RateLimitStore,
-} from './policy';
+} from './policy.js';
 
 /**
  * The penalty box option of {@link rateLimit}.

@@ -1,31 +1,31 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
+import { HttpError } from '../core/errors.js';
 import {
   CHANNELS,
   publisher,
   type RateLimitDecisionMessage,
   type RateLimitStoreErrorMessage,
-} from '../core/instrument';
-import { onResponseDone } from '../core/lifecycle';
-import { ensureLocals, LOCALS } from '../core/locals';
-import { callSafely } from '../core/logger';
-import type { NextFunction, RequestHandler } from '../core/types';
-import { show } from '../core/units';
-import { BlockedKeys } from './blocked-keys';
-import { alreadyCounted, claimStore } from './claims';
+} from '../core/instrument.js';
+import { onResponseDone } from '../core/lifecycle.js';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import { callSafely } from '../core/logger.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
+import { show } from '../core/units.js';
+import { BlockedKeys } from './blocked-keys.js';
+import { alreadyCounted, claimStore } from './claims.js';
 import {
   HeaderRecord,
   rejectionHeaders,
   seconds,
   writePolicyHeaders,
   writeResponseHeaders,
-} from './headers';
-import { KeyReader } from './key';
-import type { RateLimitInfo } from './locals';
-import { type Config, checkCost, type RateLimitOptions, readConfig, readPlans } from './options';
-import type { Decision, LimitsDecision, MultiLimitStore, RateLimitStore } from './policy';
+} from './headers.js';
+import { KeyReader } from './key.js';
+import type { RateLimitInfo } from './locals.js';
+import { type Config, checkCost, type RateLimitOptions, readConfig, readPlans } from './options.js';
+import type { Decision, LimitsDecision, MultiLimitStore, RateLimitStore } from './policy.js';
 
-export type { LimitOptions, PenaltyOptions, PlanOptions, RateLimitOptions } from './options';
+export type { LimitOptions, PenaltyOptions, PlanOptions, RateLimitOptions } from './options.js';
 
 /**
  * Counters a limiter keeps (read them from `limiter.stats`).

@@ -1,4 +1,4 @@
-import { type RedisCommander, redisCommander } from '../core/redis';
+import { type RedisCommander, redisCommander } from '../core/redis.js';
 
 /** The one operation the store needs: run a script by SHA, or by source. */
 export interface ScriptRunner {

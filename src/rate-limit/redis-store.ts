@@ -1,9 +1,9 @@
-import { Deadlines, RedisTimeoutError } from '../core/deadlines';
-import { readOptions } from '../core/options';
-import type { RedisClientLike } from '../core/redis';
-import { parseDuration, show } from '../core/units';
-import { Breaker, RedisUnavailableError } from './breaker';
-import { GCRA_LIMITS_SCRIPT, GCRA_LIMITS_SHA, GCRA_SCRIPT, GCRA_SHA } from './lua';
+import { Deadlines, RedisTimeoutError } from '../core/deadlines.js';
+import { readOptions } from '../core/options.js';
+import type { RedisClientLike } from '../core/redis.js';
+import { parseDuration, show } from '../core/units.js';
+import { Breaker, RedisUnavailableError } from './breaker.js';
+import { GCRA_LIMITS_SCRIPT, GCRA_LIMITS_SHA, GCRA_SCRIPT, GCRA_SHA } from './lua.js';
 import type {
   Decision,
   LimitPolicy,
@@ -12,8 +12,8 @@ import type {
   LimitsPolicy,
   MultiLimitStore,
   Policy,
-} from './policy';
-import { type ScriptRunner, scriptRunner } from './redis-client';
+} from './policy.js';
+import { type ScriptRunner, scriptRunner } from './redis-client.js';
 
 /**
  * Options for {@link RedisStore}.

@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger';
+import type { Logger } from '../core/logger.js';
 
 /** A named close that shutdown waits for. */
 export interface NamedWork {

@@ -10,4 +10,4 @@ export {
   type ShutdownOptions,
   type ShutdownResult,
   shutdown,
-} from './shutdown';
+} from './shutdown.js';

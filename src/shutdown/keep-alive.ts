@@ -1,11 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { responsesInFlight } from '../core/internals';
+import { responsesInFlight } from '../core/internals.js';
 
 /**
  * Re-exported for the shutdown contract test: whether Node exposes the connections list
  * (see `src/core/internals.ts`). @internal
  */
-export { canSeeConnections } from '../core/internals';
+export { canSeeConnections } from '../core/internals.js';
 
 /**
  * Once shutdown begins, every response not yet started on `server` (one in flight whose

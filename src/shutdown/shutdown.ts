@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
-import { finishWorkSettled } from '../core/finish-work';
-import { CHANNELS, publisher, type ShutdownMessage } from '../core/instrument';
-import { type Logger, loggerOption } from '../core/logger';
-import { readOptions } from '../core/options';
-import { runShutdownHooks } from '../core/shutdown-hooks';
-import { parseDuration } from '../core/units';
-import { closeWithin, type NamedWork, nextTurn, settlesWithin } from './bounded';
-import { closeKeepAlive } from './keep-alive';
+import { finishWorkSettled } from '../core/finish-work.js';
+import { CHANNELS, publisher, type ShutdownMessage } from '../core/instrument.js';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { readOptions } from '../core/options.js';
+import { runShutdownHooks } from '../core/shutdown-hooks.js';
+import { parseDuration } from '../core/units.js';
+import { closeWithin, type NamedWork, nextTurn, settlesWithin } from './bounded.js';
+import { closeKeepAlive } from './keep-alive.js';
 
 /** Something with a graceful close: an SSE channel (`close()` sends each stream a final event and refuses new publishes). */
 export interface ClosableChannel {

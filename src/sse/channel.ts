@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { type Logger, loggerOption } from '../core/logger';
-import { functionOption, integerOption, readOptions } from '../core/options';
-import type { NextFunction, RequestHandler } from '../core/types';
-import { type SseEvent, serializeEvent } from './framing';
-import { MemoryReplayLog } from './memory-replay-log';
-import { sse } from './middleware';
-import type { SseOptions } from './options';
-import type { LoggedEvent, ReplayLog } from './replay-log';
-import type { SseStream } from './sse-stream';
+import { HttpError } from '../core/errors.js';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { functionOption, integerOption, readOptions } from '../core/options.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
+import { type SseEvent, serializeEvent } from './framing.js';
+import { MemoryReplayLog } from './memory-replay-log.js';
+import { sse } from './middleware.js';
+import type { SseOptions } from './options.js';
+import type { LoggedEvent, ReplayLog } from './replay-log.js';
+import type { SseStream } from './sse-stream.js';
 
 /**
  * Options for {@link createChannel}.

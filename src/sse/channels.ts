@@ -1,20 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { type Logger, loggerOption } from '../core/logger';
-import { integerOption, readOptions } from '../core/options';
-import type { NextFunction, RequestHandler } from '../core/types';
-import { parseDuration } from '../core/units';
+import { HttpError } from '../core/errors.js';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { integerOption, readOptions } from '../core/options.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
+import { parseDuration } from '../core/units.js';
 import {
   type Channel,
   type CloseAllOptions,
   createChannel,
   type SubscribeOptions,
-} from './channel';
-import { MemoryReplayLogs } from './memory-replay-log';
-import { sse } from './middleware';
-import type { SseOptions } from './options';
-import type { LoggedEvent, ReplayLogs } from './replay-log';
-import type { SseStream } from './sse-stream';
+} from './channel.js';
+import { MemoryReplayLogs } from './memory-replay-log.js';
+import { sse } from './middleware.js';
+import type { SseOptions } from './options.js';
+import type { LoggedEvent, ReplayLogs } from './replay-log.js';
+import type { SseStream } from './sse-stream.js';
 
 /**
  * Options for {@link createChannels}.

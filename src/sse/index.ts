@@ -5,47 +5,47 @@
  * @example
  * import { sse, type SseStream } from 'streamguard/sse';
  */
-import './locals';
+import './locals.js';
 
 export type {
   SseBlockedMessage,
   SseCloseMessage,
   SseDropMessage,
   SseOpenMessage,
-} from '../core/instrument';
-export { type CloseReason, isAbortError, StreamAbortError } from './abort';
+} from '../core/instrument.js';
+export { type CloseReason, isAbortError, StreamAbortError } from './abort.js';
 export {
   type Channel,
   type ChannelOptions,
   type CloseAllOptions,
   createChannel,
   type SubscribeOptions,
-} from './channel';
+} from './channel.js';
 export {
   type Channels,
   type ChannelsHandlerOptions,
   type ChannelsOptions,
   createChannels,
-} from './channels';
-export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing';
-export { type Line, type LinesOptions, lines } from './lines';
-export { ndjsonOf, sseOf } from './locals';
+} from './channels.js';
+export { type SseEvent, serializeComment, serializeEvent, serializeNdjson } from './framing.js';
+export { type Line, type LinesOptions, lines } from './lines.js';
+export { ndjsonOf, sseOf } from './locals.js';
 export {
   MemoryReplayLog,
   type MemoryReplayLogOptions,
   MemoryReplayLogs,
-} from './memory-replay-log';
-export { ndjson, sse } from './middleware';
-export { NdjsonStream } from './ndjson-stream';
-export { NO_RECONNECT_ID } from './no-reconnect';
-export type { SseOptions, StreamOptions } from './options';
-export type { PipeOptions, PipeSource } from './pipe';
+} from './memory-replay-log.js';
+export { ndjson, sse } from './middleware.js';
+export { NdjsonStream } from './ndjson-stream.js';
+export { NO_RECONNECT_ID } from './no-reconnect.js';
+export type { SseOptions, StreamOptions } from './options.js';
+export type { PipeOptions, PipeSource } from './pipe.js';
 export {
   RedisStreamLog,
   type RedisStreamLogOptions,
   RedisStreamLogs,
   type RedisStreamLogsOptions,
-} from './redis-stream-log';
-export type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
-export { type SseCloseOptions, SseStream } from './sse-stream';
-export { type OverflowPolicy, type StreamStats, StreamWriter } from './writer';
+} from './redis-stream-log.js';
+export type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log.js';
+export { type SseCloseOptions, SseStream } from './sse-stream.js';
+export { type OverflowPolicy, type StreamStats, StreamWriter } from './writer.js';

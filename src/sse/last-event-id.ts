@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from '../core/errors';
+import { HttpError } from '../core/errors.js';
 
 const FORBIDDEN = /[\r\n\0]/;
 

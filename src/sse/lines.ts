@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { integerOption, readOptions } from '../core/options';
+import { integerOption, readOptions } from '../core/options.js';
 
 /**
  * One line of a byte stream, without its line ending.

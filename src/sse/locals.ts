@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { NdjsonStream } from './ndjson-stream';
-import type { SseStream } from './sse-stream';
+import { HttpError } from '../core/errors.js';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { NdjsonStream } from './ndjson-stream.js';
+import type { SseStream } from './sse-stream.js';
 
 declare global {
   namespace Express {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { integerOption, readOptions } from '../core/options';
-import { parseDuration } from '../core/units';
-import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
+import { integerOption, readOptions } from '../core/options.js';
+import { parseDuration } from '../core/units.js';
+import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log.js';
 
 /**
  * Options for {@link MemoryReplayLog}.

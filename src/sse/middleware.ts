@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../core/errors';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { NextFunction, RequestHandler } from '../core/types';
-import { readLastEventId } from './last-event-id';
-import { NdjsonStream } from './ndjson-stream';
-import { NO_RECONNECT_ID, refuseReconnect } from './no-reconnect';
-import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './options';
-import { SseStream } from './sse-stream';
+import { HttpError } from '../core/errors.js';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { NextFunction, RequestHandler } from '../core/types.js';
+import { readLastEventId } from './last-event-id.js';
+import { NdjsonStream } from './ndjson-stream.js';
+import { NO_RECONNECT_ID, refuseReconnect } from './no-reconnect.js';
+import { ndjsonConfig, type SseOptions, type StreamOptions, sseConfig } from './options.js';
+import { SseStream } from './sse-stream.js';
 
 function headersAlreadySent(): HttpError {
   return new HttpError(

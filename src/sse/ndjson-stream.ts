@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeError, type ErrorFrame } from '../core/errors';
-import { registerStreamFailure } from '../core/stream-failure';
-import { serializeNdjson } from './framing';
-import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
-import { StreamWriter, type WriterConfig } from './writer';
+import { describeError, type ErrorFrame } from '../core/errors.js';
+import { registerStreamFailure } from '../core/stream-failure.js';
+import { serializeNdjson } from './framing.js';
+import { type PipeOptions, type PipeSource, pipeSource } from './pipe.js';
+import { StreamWriter, type WriterConfig } from './writer.js';
 
 /**
  * A newline-delimited JSON stream on one response (`res.locals.ndjson`, set by

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { serializeEvent } from './framing';
+import { serializeEvent } from './framing.js';
 
 /**
  * The last event id `close({ reconnect: false })` leaves on a client. A

@@ -1,8 +1,8 @@
-import { type Logger, loggerOption } from '../core/logger';
-import { booleanOption, enumOption, integerOption, readOptions } from '../core/options';
-import { parseBytes, parseDuration, show } from '../core/units';
-import { signalFanout } from './signal-fanout';
-import type { OverflowPolicy, WriterConfig } from './writer';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { booleanOption, enumOption, integerOption, readOptions } from '../core/options.js';
+import { parseBytes, parseDuration, show } from '../core/units.js';
+import { signalFanout } from './signal-fanout.js';
+import type { OverflowPolicy, WriterConfig } from './writer.js';
 
 /** Options shared by {@link sse} and {@link ndjson}. */
 export interface StreamOptions {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { nextTurn, sliceSpent } from './turn';
+import { nextTurn, sliceSpent } from './turn.js';
 
 /** What `pipe()` accepts: an async (or sync) iterable, a Node Readable, or a web ReadableStream. */
 export type PipeSource<T> = AsyncIterable<T> | Iterable<T> | Readable | ReadableStream<T>;

@@ -1,11 +1,11 @@
-import { Deadlines } from '../core/deadlines';
-import { integerOption, readOptions } from '../core/options';
-import { type RedisClientLike, type RedisCommander, redisCommander } from '../core/redis';
-import { parseDuration } from '../core/units';
-import { newEpoch } from './memory-replay-log';
-import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log';
-import { compareIds, StreamReader } from './stream-reader';
-import { entriesOf, type StreamEntry } from './stream-replies';
+import { Deadlines } from '../core/deadlines.js';
+import { integerOption, readOptions } from '../core/options.js';
+import { type RedisClientLike, type RedisCommander, redisCommander } from '../core/redis.js';
+import { parseDuration } from '../core/units.js';
+import { newEpoch } from './memory-replay-log.js';
+import type { LoggedEvent, ReplayLog, ReplayLogs, ReplayResult } from './replay-log.js';
+import { compareIds, StreamReader } from './stream-reader.js';
+import { entriesOf, type StreamEntry } from './stream-replies.js';
 
 /**
  * Options for {@link RedisStreamLog}.

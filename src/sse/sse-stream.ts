@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeError, type ErrorFrame } from '../core/errors';
-import { registerStreamFailure } from '../core/stream-failure';
-import { type SseEvent, serializeComment, serializeEvent } from './framing';
-import { NO_RECONNECT_FRAME } from './no-reconnect';
-import { type PipeOptions, type PipeSource, pipeSource } from './pipe';
-import { StreamWriter, type WriterConfig } from './writer';
+import { describeError, type ErrorFrame } from '../core/errors.js';
+import { registerStreamFailure } from '../core/stream-failure.js';
+import { type SseEvent, serializeComment, serializeEvent } from './framing.js';
+import { NO_RECONNECT_FRAME } from './no-reconnect.js';
+import { type PipeOptions, type PipeSource, pipeSource } from './pipe.js';
+import { StreamWriter, type WriterConfig } from './writer.js';
 
 /**
  * Options of {@link SseStream.close}.

@@ -1,6 +1,6 @@
-import { RedisTimeoutError } from '../core/deadlines';
-import type { RedisCommander } from '../core/redis';
-import { type StreamEntry, xreadStreams } from './stream-replies';
+import { RedisTimeoutError } from '../core/deadlines.js';
+import type { RedisCommander } from '../core/redis.js';
+import { type StreamEntry, xreadStreams } from './stream-replies.js';
 
 /**
  * One blocking `XREAD` loop on one connection of its own, multiplexing every

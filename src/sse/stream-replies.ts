@@ -14,7 +14,7 @@
  * an empty answer: a reply this module cannot read must never look like
  * "no events".
  */
-import type { LoggedEvent } from './replay-log';
+import type { LoggedEvent } from './replay-log.js';
 
 /** A stream entry as read: its bare stream id, its fields, and the epoch it was written in (absent on entries written before epochs). */
 export interface StreamEntry extends LoggedEvent {

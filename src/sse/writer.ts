@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Deferred, deferred, handledRejection, RESOLVED } from '../core/deferred';
+import { type Deferred, deferred, handledRejection, RESOLVED } from '../core/deferred.js';
 import {
   CHANNELS,
   publisher,
@@ -7,14 +7,14 @@ import {
   type SseCloseMessage,
   type SseDropMessage,
   type SseOpenMessage,
-} from '../core/instrument';
-import { onResponseDone } from '../core/lifecycle';
-import type { Logger } from '../core/logger';
-import { onServerShutdown, serverOf } from '../core/shutdown-hooks';
-import { traceId } from '../core/trace';
-import { type CloseReason, StreamAbortError } from './abort';
-import type { SignalFanout } from './signal-fanout';
-import { paced } from './turn';
+} from '../core/instrument.js';
+import { onResponseDone } from '../core/lifecycle.js';
+import type { Logger } from '../core/logger.js';
+import { onServerShutdown, serverOf } from '../core/shutdown-hooks.js';
+import { traceId } from '../core/trace.js';
+import { type CloseReason, StreamAbortError } from './abort.js';
+import type { SignalFanout } from './signal-fanout.js';
+import { paced } from './turn.js';
 
 /** What a stream does with an event when the client's buffer is over budget. */
 export type OverflowPolicy = 'wait' | 'drop' | 'close';

@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import { ownedConcat } from './capture';
+import { ownedConcat } from './capture.js';
 
 /**
  * A bounded decoded copy of a compressed capture.

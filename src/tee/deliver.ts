@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseHeaderBlock, sentHeader } from '../core/headers';
-import { flushedHeaderBlock } from '../core/internals';
-import { traceId } from '../core/trace';
-import type { CaptureBudget } from './capture';
-import { DECODABLE, type DecodedBody, decodeBounded } from './decode';
-import { flushedHeaders, type HeaderRecord, redactHeaders } from './headers';
-import { toJsonBody } from './json';
-import type { TeeConfig } from './options';
+import { parseHeaderBlock, sentHeader } from '../core/headers.js';
+import { flushedHeaderBlock } from '../core/internals.js';
+import { traceId } from '../core/trace.js';
+import type { CaptureBudget } from './capture.js';
+import { DECODABLE, type DecodedBody, decodeBounded } from './decode.js';
+import { flushedHeaders, type HeaderRecord, redactHeaders } from './headers.js';
+import { toJsonBody } from './json.js';
+import type { TeeConfig } from './options.js';
 import type {
   DecodedBodyJSON,
   TeeOutcome,
@@ -15,10 +15,10 @@ import type {
   TeeRequestRecord,
   TeeRequestRecordJSON,
   TeeTimings,
-} from './record';
-import { type Redaction, redactCapture } from './redact';
-import type { TeeSession } from './session';
-import type { TeeSinkRecord } from './sink';
+} from './record.js';
+import { type Redaction, redactCapture } from './redact.js';
+import type { TeeSession } from './session.js';
+import type { TeeSinkRecord } from './sink.js';
 
 /**
  * Builds the record of a closed response (without the decoded copy: see

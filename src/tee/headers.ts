@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { type HeaderValues, parseHeaderBlock } from '../core/headers';
-import { flushedHeaderBlock } from '../core/internals';
+import { type HeaderValues, parseHeaderBlock } from '../core/headers.js';
+import { flushedHeaderBlock } from '../core/internals.js';
 
 /**
  * Response or request headers as a record: lower-case names, repeated ones as arrays.

@@ -6,12 +6,12 @@
  * import { responseTee } from 'streamguard/tee';
  * app.use(responseTee({ onFinish: (record) => audit(record) }));
  */
-export type { TeeCaptureMessage } from '../core/instrument';
-export type { DecodedBody } from './decode';
-export type { HeaderRecord } from './headers';
-export type { BodyFormat } from './json';
-export { teeOf } from './locals';
-export { DEFAULT_REDACT, type ResponseTeeOptions, type TeeRequestOptions } from './options';
+export type { TeeCaptureMessage } from '../core/instrument.js';
+export type { DecodedBody } from './decode.js';
+export type { HeaderRecord } from './headers.js';
+export type { BodyFormat } from './json.js';
+export { teeOf } from './locals.js';
+export { DEFAULT_REDACT, type ResponseTeeOptions, type TeeRequestOptions } from './options.js';
 export type {
   DecodedBodyJSON,
   TeeCapture,
@@ -23,7 +23,7 @@ export type {
   TeeRequestRecord,
   TeeRequestRecordJSON,
   TeeTimings,
-} from './record';
-export type { BodyRedactor, RedactContext, Redaction } from './redact';
-export { TeeSinkError, type TeeSinkRecord } from './sink';
-export { type ResponseTee, responseTee, type TeeStats } from './tee';
+} from './record.js';
+export type { BodyRedactor, RedactContext, Redaction } from './redact.js';
+export { TeeSinkError, type TeeSinkRecord } from './sink.js';
+export { type ResponseTee, responseTee, type TeeStats } from './tee.js';

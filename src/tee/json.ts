@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { firstHeaderValue } from '../core/headers';
+import { firstHeaderValue } from '../core/headers.js';
 
 /**
  * How a captured body is written in a record's JSON: `text` (the bytes as a

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ensureLocals, LOCALS } from '../core/locals';
-import type { TeeLocals } from './record';
+import { ensureLocals, LOCALS } from '../core/locals.js';
+import type { TeeLocals } from './record.js';
 
 declare global {
   namespace Express {

@@ -1,11 +1,11 @@
 import { getHashes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { type Logger, loggerOption } from '../core/logger';
-import { functionOption, readOptions } from '../core/options';
-import { parseBytes, show } from '../core/units';
-import type { TeeRecord } from './record';
-import { type BodyRedactor, type RedactBodyConfig, redactBodyOption } from './redact';
+import { type Logger, loggerOption } from '../core/logger.js';
+import { functionOption, readOptions } from '../core/options.js';
+import { parseBytes, show } from '../core/units.js';
+import type { TeeRecord } from './record.js';
+import { type BodyRedactor, type RedactBodyConfig, redactBodyOption } from './redact.js';
 
 /**
  * The headers redacted by default, in requests and responses.

@@ -1,8 +1,8 @@
-import type { DecodedBody } from './decode';
-import type { HeaderRecord } from './headers';
-import type { BodyFormat } from './json';
-import type { Redaction } from './redact';
-import type { TeeSinkRecord } from './sink';
+import type { DecodedBody } from './decode.js';
+import type { HeaderRecord } from './headers.js';
+import type { BodyFormat } from './json.js';
+import type { Redaction } from './redact.js';
+import type { TeeSinkRecord } from './sink.js';
 
 /**
  * How a response ended.

@@ -1,5 +1,5 @@
-import { show } from '../core/units';
-import { REDACTED } from './headers';
+import { show } from '../core/units.js';
+import { REDACTED } from './headers.js';
 
 /**
  * What body redaction did to one capture: `none` (the bytes as captured),

@@ -1,13 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { responseHasBody } from '../core/internals';
-import { BoundedCapture, type CaptureBudget, type CaptureResult, ownedBuffer } from './capture';
-import { chunkBytes, chunkLength } from './chunk';
-import type { TeeConfig } from './options';
-import type { TeeCapture, TeeLocals } from './record';
-import type { SinkTap } from './sink';
-import { type Originals, type SessionMap, unwrapResponse } from './wrap';
+import { responseHasBody } from '../core/internals.js';
+import { BoundedCapture, type CaptureBudget, type CaptureResult, ownedBuffer } from './capture.js';
+import { chunkBytes, chunkLength } from './chunk.js';
+import type { TeeConfig } from './options.js';
+import type { TeeCapture, TeeLocals } from './record.js';
+import type { SinkTap } from './sink.js';
+import { type Originals, type SessionMap, unwrapResponse } from './wrap.js';
 
 /**
  * One side's tap: a bounded capture plus an optional streaming digest.

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
-import { show } from '../core/units';
-import type { CaptureBudget } from './capture';
+import { show } from '../core/units.js';
+import type { CaptureBudget } from './capture.js';
 
 /**
  * What a streaming sink got, on `record.sink`.

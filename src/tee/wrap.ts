@@ -1,6 +1,6 @@
 import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
-import { shareShape } from '../core/internals';
-import type { TeeSession } from './session';
+import { shareShape } from '../core/internals.js';
+import type { TeeSession } from './session.js';
 
 type Method = (...args: unknown[]) => unknown;
 /**
