@@ -5,16 +5,20 @@
  * JSON. Measures, in the server's child process, what it holds while the
  * flood is open (heap + external after `gc()`, and RSS), against the pool's
  * budget, for rereadableBody and for body-parser's `verify` hook, in the same
- * run. Prints ratios and writes `bench/results/body-flood.json`.
+ * run. Prints ratios, records them for bench/results/body.json when run by
+ * `npm run bench body`, and writes the details to `$TMPDIR/body-flood.json`
+ * (not to bench/results/, whose every .json is a `BenchResult`).
  *
  *   npm run build && BENCH_SECONDS=2 npx tsx bench/body/flood.ts
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
+import { record } from '../results';
 import { jsonOf } from './payload';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -149,6 +153,11 @@ function mib(n: number): string {
 function ratio(a: number, b: number): string {
   return b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`;
 }
+/** Records one figure for bench/results; 'n/a' where it is not a finite number. */
+function put(c: string, metric: string, v: number | null, unit?: string): void {
+  const value = v !== null && Number.isFinite(v) ? v : 'n/a';
+  record(unit === undefined ? { case: c, metric, value } : { case: c, metric, value, unit });
+}
 
 /** Runs the flood against each contender, prints the table and ratios, writes the JSON. */
 export async function headerFlood(): Promise<void> {
@@ -169,6 +178,19 @@ export async function headerFlood(): Promise<void> {
     console.log(
       `          flood answered ${JSON.stringify(r.floodAnswers)}; normal 64 KiB posts ${r.normal.ok} ok / ${r.normal.non2xx} non-2xx (${r.normal.rps.toFixed(0)} req/s)`,
     );
+    const c = `header flood, ${mode}`;
+    put(c, 'held growth', r.heldGrowth / 1048576, 'MiB');
+    put(c, 'RSS growth', r.rssGrowth / 1048576, 'MiB');
+    if (r.pool !== null) {
+      put(c, 'pool inUse', r.pool.inUse / 1048576, 'MiB');
+      put(c, 'budget', (r.budget ?? 0) / 1048576, 'MiB');
+      put(c, 'pool peak', r.pool.peak / 1048576, 'MiB');
+      put(c, 'pool rejected', r.pool.rejected);
+    }
+    record({ case: c, metric: 'flood answered', value: JSON.stringify(r.floodAnswers) });
+    put(c, 'normal posts ok', r.normal.ok);
+    put(c, 'normal posts non-2xx', r.normal.non2xx);
+    put(c, 'normal req/s', r.normal.rps);
   }
   const o = results.ours;
   const v = results.verify;
@@ -181,7 +203,11 @@ export async function headerFlood(): Promise<void> {
   console.log(
     `  held ours/verify ${ratio(o.heldGrowth, v.heldGrowth)}, RSS ours/verify ${ratio(o.rssGrowth, v.rssGrowth)}, held ours/budget ${ratio(o.heldGrowth, o.budget ?? 0)}, normal posts served ours/verify ${ratio(o.normal.ok, v.normal.ok)}`,
   );
-  const dir = join(__dirname, '..', 'results');
+  put('header flood', 'held, ours/verify', ratios.heldOursOverVerify, 'x');
+  put('header flood', 'RSS growth, ours/verify', ratios.rssOursOverVerify, 'x');
+  put('header flood', 'held, ours/budget', ratios.heldOursOverBudget, 'x');
+  put('header flood', 'normal posts served, ours/verify', ratios.normalOkOursOverVerify, 'x');
+  const dir = tmpdir();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'body-flood.json');
   writeFileSync(

@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
+import { record } from '../results';
 import { headerFlood } from './flood';
 import { jsonOf } from './payload';
 
@@ -206,6 +207,12 @@ function kib(n: number): string {
 function ratio(a: number, b: number): string {
   return b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`;
 }
+/** Records one figure for bench/results (a ratio `a / b` when `b` is given); 'n/a' where not finite. */
+function put(c: string, metric: string, a: number, unit?: string, b?: number): void {
+  const v = b === undefined ? a : b === 0 ? Number.NaN : a / b;
+  const value = Number.isFinite(v) ? v : 'n/a';
+  record(unit === undefined ? { case: c, metric, value } : { case: c, metric, value, unit });
+}
 
 async function main(): Promise<void> {
   // autocannon here on CPU 0, each server on CPU 1.
@@ -248,7 +255,28 @@ async function main(): Promise<void> {
       console.log(
         `  ${mode.padEnd(7)} ${r.rps.toFixed(0).padStart(7)} req/s  CPU ${r.cpuPerReq.toFixed(0).padStart(6)} µs/req  alloc/req ${kib(r.allocPerReq).padStart(10)}  peak RSS ${mib(r.peakRss).padStart(10)}  non-2xx ${r.non2xx}`,
       );
+      const c = `${label} JSON, ${mode}`;
+      put(c, 'req/s', r.rps);
+      put(c, 'CPU/req', r.cpuPerReq, 'µs');
+      put(c, 'alloc/req', r.allocPerReq / 1024, 'KiB');
+      put(c, 'peak RSS', r.peakRss / 1048576, 'MiB');
+      put(c, 'non-2xx', r.non2xx);
+      if (mode !== 'shaped') put(c, 'alloc/req beyond floor', beyond(mode) / 1024, 'KiB');
     }
+    put(`${label} JSON, floor`, 'alloc/req', alloc.floor / 1024, 'KiB');
+    const g = `${label} JSON`;
+    put(g, 'req/s vs verify', o.rps, 'x', results.verify.rps);
+    put(g, 'req/s vs shaped', o.rps, 'x', results.shaped.rps);
+    put(g, 'req/s vs raw', o.rps, 'x', results.raw.rps);
+    put(g, 'CPU/req, verify/ours', results.verify.cpuPerReq, 'x', o.cpuPerReq);
+    put(g, 'CPU/req, shaped/ours', results.shaped.cpuPerReq, 'x', o.cpuPerReq);
+    put(g, 'CPU/req, raw/ours', results.raw.cpuPerReq, 'x', o.cpuPerReq);
+    put(g, 'alloc/req, verify/ours', results.verify.allocPerReq, 'x', o.allocPerReq);
+    put(g, 'alloc/req, raw/ours', results.raw.allocPerReq, 'x', o.allocPerReq);
+    put(g, 'peak RSS, ours/verify', o.peakRss, 'x', results.verify.peakRss);
+    put(g, 'peak RSS, ours/raw', o.peakRss, 'x', results.raw.peakRss);
+    put(g, 'alloc beyond floor, verify/ours', beyond('verify'), 'x', beyond('ours'));
+    put(g, 'alloc beyond floor, raw/ours', beyond('raw'), 'x', beyond('ours'));
     console.log(
       `  ours vs verify: throughput ${ratio(o.rps, results.verify.rps)}, CPU ${ratio(results.verify.cpuPerReq, o.cpuPerReq)} less, allocations ${ratio(results.verify.allocPerReq, o.allocPerReq)} lower, RSS ${ratio(o.peakRss, results.verify.peakRss)}`,
     );
@@ -281,10 +309,17 @@ async function main(): Promise<void> {
       console.log(
         `  ${mode.padEnd(7)} peak RSS ${mib(r.peakRss).padStart(10)}  ${r.rps.toFixed(0)} req/s  non-2xx ${r.non2xx}`,
       );
+      put(`flood 1 MiB, ${mode}`, 'peak RSS', r.peakRss / 1048576, 'MiB');
+      put(`flood 1 MiB, ${mode}`, 'req/s', r.rps);
+      put(`flood 1 MiB, ${mode}`, 'non-2xx', r.non2xx);
     }
     console.log(
       `  peak RSS ours/verify ${ratio(fl.ours.peakRss, fl.verify.peakRss)}, ours/raw ${ratio(fl.ours.peakRss, fl.raw.peakRss)}`,
     );
+    if (fl.ours !== undefined && fl.verify !== undefined)
+      put('flood 1 MiB', 'peak RSS, ours/verify', fl.ours.peakRss, 'x', fl.verify.peakRss);
+    if (fl.ours !== undefined && fl.raw !== undefined)
+      put('flood 1 MiB', 'peak RSS, ours/raw', fl.ours.peakRss, 'x', fl.raw.peakRss);
   }
   console.log(
     `\nSlow flood: ${SLOW_UPLOADS} clients each trickle a 1 MiB body in ${SLOW_PIECES} pieces ${SLOW_GAP_MS} ms apart, all at once; ours with maxInFlight 32mb`,
@@ -297,10 +332,16 @@ async function main(): Promise<void> {
     console.log(
       `  ${mode.padEnd(7)} RSS growth ${mib(slow[mode].rssGrowth).padStart(10)}  statuses ${statuses}`,
     );
+    put(`slow flood, ${mode}`, 'RSS growth', slow[mode].rssGrowth / 1048576, 'MiB');
+    record({ case: `slow flood, ${mode}`, metric: 'statuses', value: statuses });
   }
   console.log(
     `  RSS growth ours/verify ${ratio(slow.ours.rssGrowth, slow.verify.rssGrowth)}, ours/raw ${ratio(slow.ours.rssGrowth, slow.raw.rssGrowth)}`,
   );
+  if (slow.ours !== undefined && slow.verify !== undefined)
+    put('slow flood', 'RSS growth, ours/verify', slow.ours.rssGrowth, 'x', slow.verify.rssGrowth);
+  if (slow.ours !== undefined && slow.raw !== undefined)
+    put('slow flood', 'RSS growth, ours/raw', slow.ours.rssGrowth, 'x', slow.raw.rssGrowth);
   if (only === undefined) await headerFlood();
 }
 

@@ -17,6 +17,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { get } from 'node:http';
 import { resolve } from 'node:path';
+import { record } from '../results';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 
@@ -121,6 +122,12 @@ function mean(runs: Figures[]): Pick<Figures, 'delayP99' | 'rowsPerSec' | 'tickG
   return { delayP99: avg('delayP99'), rowsPerSec: avg('rowsPerSec'), tickGap: avg('tickGap') };
 }
 
+/** Records one figure for bench/results (under `npm run bench`); 'n/a' where not finite. */
+function put(c: string, metric: string, v: number, unit?: string): void {
+  const value = Number.isFinite(v) ? v : 'n/a';
+  record(unit === undefined ? { case: c, metric, value } : { case: c, metric, value, unit });
+}
+
 function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(2);
 }
@@ -149,6 +156,12 @@ async function main(): Promise<void> {
             fmt(f.tickGap),
           ].join(' | '),
         );
+        const c = `export ${kind}, ${mode}`;
+        put(c, 'loop delay p99', f.delayP99, 'ms');
+        put(c, 'loop delay max', f.delayMax, 'ms');
+        put(c, 'rows/s', f.rowsPerSec);
+        put(c, 'tick client p99', f.tickP99, 'ms');
+        put(c, 'longest gap between ticks', f.tickGap, 'ms');
         runs[noYield ? 'before' : 'now']?.push(f);
       }
     }
@@ -158,6 +171,11 @@ async function main(): Promise<void> {
     console.log(
       `${kind}: loop delay p99 ${(now.delayP99 / before.delayP99).toFixed(3)}x, rows/s ${(now.rowsPerSec / before.rowsPerSec).toFixed(2)}x, longest tick gap ${(now.tickGap / before.tickGap).toFixed(3)}x (now / before); goal p99 <= 20 ms: ${now.delayP99 <= 20 ? 'met' : 'NOT met'}`,
     );
+    const c = `export ${kind}`;
+    put(c, 'loop delay p99, now/before', now.delayP99 / before.delayP99, 'x');
+    put(c, 'rows/s, now/before', now.rowsPerSec / before.rowsPerSec, 'x');
+    put(c, 'longest tick gap, now/before', now.tickGap / before.tickGap, 'x');
+    put(c, 'loop delay p99 (mean, now)', now.delayP99, 'ms');
   }
   console.log('Loopback on a shared, noisy machine: compare ratios, not absolute numbers.');
 }

@@ -17,6 +17,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { record } from '../results';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -213,6 +214,19 @@ async function runImpl(impl: string): Promise<Result> {
   };
 }
 
+/** Records one figure for bench/results; 'n/a' where it is not a finite number. */
+function put(c: string, metric: string, v: number, unit?: string): void {
+  const value = Number.isFinite(v) ? v : 'n/a';
+  record(unit === undefined ? { case: c, metric, value } : { case: c, metric, value, unit });
+}
+
+/** The unit a printed row's name states: `(ms)`, `(bytes)`/`bytes`, else none. */
+function unitOf(name: string): string | undefined {
+  if (name.endsWith('(ms)')) return 'ms';
+  if (name.includes('bytes')) return 'B';
+  return undefined;
+}
+
 function fmt(n: number, unit = ''): string {
   return `${n >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(2)}${unit}`;
 }
@@ -247,8 +261,18 @@ async function main(): Promise<void> {
     ],
   ];
   console.log(['metric', 'streamguard', 'better-sse', 'ratio (sg/bs)'].join(' | '));
-  for (const [name, a, b, note] of rows)
+  for (const [name, a, b, note] of rows) {
     console.log([name, fmt(a), fmt(b), `${(a / b).toFixed(2)}x (${note})`].join(' | '));
+    put(name, 'streamguard', a, unitOf(name));
+    put(name, 'better-sse', b, unitOf(name));
+    put(name, 'ratio (sg/bs)', a / b, 'x');
+  }
+  put(
+    `${CLIENTS.toLocaleString('en')} clients`,
+    'events/s vs better-sse',
+    ours.eventsPerSec / peer.eventsPerSec,
+    'x',
+  );
   console.log('Loopback on a shared, noisy machine: compare ratios, not absolute numbers.');
   if (process.env.BENCH_CHANNELS === '0') return;
   // Channels (issue 6): the same fan-out through createChannel, over a memory log and a Redis
@@ -288,6 +312,12 @@ async function main(): Promise<void> {
           `${(viaRedis[key] / bs).toFixed(2)}x (${note})`,
         ].join(' | '),
       );
+      const c = `channels: ${name}`;
+      put(c, 'channel (memory)', memory[key], unitOf(name));
+      put(c, 'channel (redis)', viaRedis[key], unitOf(name));
+      put(c, 'better-sse channel', bs, unitOf(name));
+      put(c, 'memory/bs', memory[key] / bs, 'x');
+      put(c, 'redis/bs', viaRedis[key] / bs, 'x');
     }
   } finally {
     redis.stop();

@@ -19,6 +19,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { pin } from '../cpu';
+import { record } from '../results';
 import { type MemoryResults, memoryCase, printMemory } from './memory';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -147,6 +148,46 @@ async function jsonCase(variant: string): Promise<Result> {
   };
 }
 
+/** Records one figure for bench/results; 'n/a' where it is not a finite number. */
+function put(c: string, metric: string, v: number, unit?: string): void {
+  const value = Number.isFinite(v) ? v : 'n/a';
+  record(unit === undefined ? { case: c, metric, value } : { case: c, metric, value, unit });
+}
+
+/**
+ * Records a case's rows: `case` is the printed title up to its parenthesis and
+ * the variant; the goal figure (`tee` against `none`) under `goalMetric`.
+ */
+function recordCase(
+  label: string,
+  goalMetric: string,
+  results: Result[],
+  baselines: Record<string, string>,
+): void {
+  const by = new Map(results.map((r) => [r.variant, r]));
+  for (const r of results) {
+    const base = by.get(baselines[r.variant] ?? r.variant)!;
+    const c = `${label}, ${r.variant}`;
+    if (r.unit === 'req/s' || r.unit === 'MiB/s') put(c, 'throughput', r.throughput, r.unit);
+    else record({ case: c, metric: 'throughput', value: r.unit });
+    put(c, `throughput vs ${base.variant}`, r.throughput / base.throughput, 'x');
+    put(c, 'RSS growth', r.rssGrowth / MiB, 'MiB');
+    put(c, 'records', r.records);
+    const shape = by.get(r.variant.startsWith('proxy') ? 'proxy-shape' : 'shape-only');
+    const teed = r.variant.startsWith('tee') || r.variant === 'proxy-tee';
+    if (r.cpuPerRequest !== undefined && base.cpuPerRequest !== undefined) {
+      put(c, 'CPU/req', r.cpuPerRequest, 'µs');
+      put(c, `CPU/req, ${base.variant}/this`, base.cpuPerRequest / r.cpuPerRequest, 'x');
+      if (shape?.cpuPerRequest !== undefined && teed)
+        put(c, `CPU/req, ${shape.variant}/this`, shape.cpuPerRequest / r.cpuPerRequest, 'x');
+    }
+  }
+  const tee = by.get('tee');
+  const none = by.get('none');
+  if (tee !== undefined && none !== undefined && tee.unit === none.unit)
+    put(label, goalMetric, tee.throughput / none.throughput, 'x');
+}
+
 function print(title: string, results: Result[], baselines: Record<string, string>): void {
   console.log(`\n${title}`);
   const by = new Map(results.map((r) => [r.variant, r]));
@@ -217,11 +258,13 @@ async function main(): Promise<void> {
   if (CASES.has('json')) {
     const json = await rounds(variants, jsonCase, ROUNDS, new Set());
     print('1 KiB JSON (autocannon, 10 connections)', json, BASELINES);
+    recordCase('1 KiB JSON', 'req/s vs no tee', json, BASELINES);
     out.json = json;
   }
   if (CASES.has('stream')) {
     const stream = await rounds(variants, streamCase, ROUNDS, new Set(['proxy-interceptor']));
     print(`${STREAM_BYTES / MiB} MiB stream (one client, sequential downloads)`, stream, BASELINES);
+    recordCase(`${STREAM_BYTES / MiB} MiB stream`, 'throughput vs no tee', stream, BASELINES);
     out.stream = stream;
   }
   if (CASES.has('memory')) {

@@ -16,6 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { record } from '../results';
 
 const MiB = 2 ** 20;
 
@@ -88,6 +89,11 @@ export function memoryCase(): MemoryResults {
   return { scenario: SCENARIO, direct, proxied };
 }
 
+/** Records one figure for bench/results; 'n/a' where it is not a finite number. */
+function put(c: string, metric: string, v: number, unit: string): void {
+  record({ case: c, metric, value: Number.isFinite(v) ? v : 'n/a', unit });
+}
+
 function mib(n: number): string {
   return `${(n / MiB).toFixed(1)} MiB`;
 }
@@ -118,7 +124,26 @@ export function printMemory(r: MemoryResults): void {
     console.log(
       `  ${name.padEnd(22)} ${mib(d.streaming).padStart(10)}  ${mib(d.ended).padStart(10)}               ${mib(d.secondWave).padStart(10)}`,
     );
+    put(`memory, direct ${name}`, 'held streaming', d.streaming / MiB, 'MiB');
+    put(`memory, direct ${name}`, 'held ended, onFinish pending', d.ended / MiB, 'MiB');
+    put(`memory, direct ${name}`, 'held 2nd wave streaming', d.secondWave / MiB, 'MiB');
   }
+  const direct = 'memory, direct tee';
+  put(direct, 'held streaming / budget', tee.streaming / s.budget, 'x');
+  put(direct, 'held ended / budget', tee.ended / s.budget, 'x');
+  put(direct, 'held 2nd wave / budget', tee.secondWave / s.budget, 'x');
+  put(
+    direct,
+    '2nd wave, tee minus no tee / budget',
+    (tee.secondWave - none.secondWave) / s.budget,
+    'x',
+  );
+  put(
+    direct,
+    'inFlightBytes peak',
+    Math.max(tee.inFlightStreaming, tee.inFlightSecondWave) / MiB,
+    'MiB',
+  );
   console.log(
     `  tee held / budget: ${(tee.streaming / s.budget).toFixed(2)}x / ${(tee.ended / s.budget).toFixed(2)}x / ` +
       `${(tee.secondWave / s.budget).toFixed(2)}x; tee minus no-tee / budget (2nd wave): ` +
@@ -133,11 +158,23 @@ export function printMemory(r: MemoryResults): void {
       `  ${p.variant.padEnd(32)} ${mib(p.streaming).padStart(10)} (${(p.streaming / s.budget).toFixed(2)}x budget)` +
         `    ${mib(p.ended).padStart(10)}                     ${p.delayP99Ms.toFixed(1)} / ${p.delayMaxMs.toFixed(1)} ms`,
     );
+    const c = `memory, ${p.variant}`;
+    put(c, 'held streaming', p.streaming / MiB, 'MiB');
+    put(c, 'held streaming / budget', p.streaming / s.budget, 'x');
+    put(c, 'held ended, onFinish pending', p.ended / MiB, 'MiB');
+    put(c, 'event-loop delay p99', p.delayP99Ms, 'ms');
+    put(c, 'event-loop delay max', p.delayMaxMs, 'ms');
   }
   const teed = r.proxied.find((p) => p.variant === 'proxy-tee')!;
   const intercepted = r.proxied.find((p) => p.variant === 'proxy-interceptor')!;
   console.log(
     `  while streaming, responseInterceptor holds ${((intercepted.streaming - plain.streaming) / Math.max(1, teed.streaming - plain.streaming)).toFixed(1)}x ` +
       'what the tee holds (each minus the plain proxy)',
+  );
+  put(
+    'memory, proxied',
+    'held streaming, interceptor/tee (each minus plain proxy)',
+    (intercepted.streaming - plain.streaming) / Math.max(1, teed.streaming - plain.streaming),
+    'x',
   );
 }
