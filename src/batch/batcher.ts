@@ -1,3 +1,4 @@
+import { deferred, handled } from '../core/deferred.js';
 import { HttpError } from '../core/errors.js';
 import { type BatchFlushMessage, CHANNELS, publisher } from '../core/instrument.js';
 import { callSafely, loggerOption } from '../core/logger.js';
@@ -44,8 +45,6 @@ interface KeyQueue<T> {
 }
 
 const publishFlush = publisher<BatchFlushMessage>(CHANNELS.batchFlush);
-
-function noop(): void {}
 
 /**
  * Creates a per-key batcher, the write-behind queue of the seed's
@@ -350,30 +349,10 @@ function closedError(message: string): HttpError {
 }
 
 function newRoomSignal(): RoomSignal {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>(function deferred(res, rej) {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise: handled(promise), resolve, reject };
+  return deferred();
 }
 
 function newBatch<T>(): Batch<T> {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const settled = new Promise<void>(function deferred(res, rej) {
-    resolve = res;
-    reject = rej;
-  });
-  return { items: [], reason: 'size', settled: handled(settled), resolve, reject };
-}
-
-/**
- * Marks a promise as handled so an `add()` nobody awaits cannot become an
- * unhandled rejection (failures are logged); whoever awaits it still sees it reject.
- */
-function handled(promise: Promise<void>): Promise<void> {
-  promise.catch(noop);
-  return promise;
+  const { promise, resolve, reject } = deferred();
+  return { items: [], reason: 'size', settled: promise, resolve, reject };
 }

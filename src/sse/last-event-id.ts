@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../core/errors.js';
+import { firstHeaderValue } from '../core/headers.js';
 
 const FORBIDDEN = /[\r\n\0]/;
 
@@ -14,8 +15,7 @@ export function readLastEventId(
   req: IncomingMessage,
   maxLength: number,
 ): string | undefined | HttpError {
-  const header = req.headers['last-event-id'];
-  let value = Array.isArray(header) ? header[0] : header;
+  let value = firstHeaderValue(req.headers['last-event-id']);
   if (value === undefined) {
     const url = req.url ?? '';
     const q = url.indexOf('?');
