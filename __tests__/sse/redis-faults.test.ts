@@ -23,7 +23,7 @@ import { eventually, nextEvents } from './helpers';
  */
 
 let redis: RedisServer;
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => unknown)[] = [];
 const quiet = { warn: () => undefined };
 let keySeq = 0;
 
