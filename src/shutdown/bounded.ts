@@ -59,10 +59,7 @@ export async function closeWithin(
   });
   await settlesWithin(Promise.all(all), ms);
   const unfinished = works.filter((_, i) => !finished[i]).map((work) => work.name);
-  for (const name of unfinished)
-    logger.warn(
-      `shutdown: ${name} did not close within ${bound} (${Math.max(0, Math.round(ms))} ms)`,
-    );
+  for (const name of unfinished) logger.warn(`shutdown: ${name} did not close within ${bound}`);
   return unfinished;
 }
 

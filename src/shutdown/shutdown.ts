@@ -117,7 +117,7 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
       deadline - performance.now(),
       logger,
       'a channel failed to close',
-      'timeout',
+      `timeout (${timeout} ms)`,
     )),
   );
   runShutdownHooks(server);
@@ -151,7 +151,7 @@ export async function shutdown(server: Server, options?: ShutdownOptions): Promi
       flushTimeout,
       logger,
       'a batcher failed to flush',
-      'flushTimeout',
+      `flushTimeout (${flushTimeout} ms)`,
     )),
   );
   return { forced: unfinished.length > 0, durationMs: performance.now() - started, unfinished };
