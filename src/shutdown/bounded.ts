@@ -33,10 +33,10 @@ export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<bo
 /**
  * Starts every close at once and waits for them until `ms` pass. A close
  * that fails is logged with `failure` (it finished); the names of those still
- * running at the deadline are logged and returned.
+ * running at the deadline are logged (naming `bound`, the option and its value) and returned.
  *
  * @example
- * const unfinished = await closeWithin(works, 5000, logger, 'a batcher failed to flush', 'flushTimeout');
+ * const unfinished = await closeWithin(works, 5000, logger, 'a batcher failed to flush', 'flushTimeout (5000 ms)');
  */
 export async function closeWithin(
   works: readonly NamedWork[],
