@@ -152,8 +152,13 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
     expect((await request(a.url).get('/cheap')).body.remaining).toBe(3);
   });
 
-  it('a cost above burst is a 429 that can never succeed: its own type, no Retry-After, nothing charged', async () => {
+  it('a cost above burst is a 429 that can never succeed: its own type, no Retry-After, nothing charged, published as a decision', async () => {
     let handled = 0;
+    const decisions: RateLimitDecisionMessage[] = [];
+    const onDecision = (m: unknown) => {
+      if ((m as RateLimitDecisionMessage).cost === 5) decisions.push(m as RateLimitDecisionMessage);
+    };
+    diagnostics.subscribe(CHANNELS.rateLimitDecision, onDecision);
     const a = await app({
       rate: 1,
       interval: '1h',
@@ -178,7 +183,20 @@ describe.each(FLAVOURS)('rateLimit on %s', (flavour) => {
       expect(res.headers.ratelimit).toBeUndefined();
       expect(parseList(String(res.headers['ratelimit-policy']))).toHaveLength(1);
     }
+    diagnostics.unsubscribe(CHANNELS.rateLimitDecision, onDecision);
     expect(handled).toBe(0);
+    expect(decisions).toEqual(
+      Array.from({ length: 3 }, () =>
+        expect.objectContaining({
+          allowed: false,
+          blocked: false,
+          cost: 5,
+          limit: 3,
+          remaining: 0,
+        }),
+      ),
+    );
+    expect(decisions.every((d) => d.retryAfter === Number.POSITIVE_INFINITY)).toBe(true);
     // Not charged, and not counted towards the penalty box (after: 1).
     const cheap = await request(a.url).get('/cheap');
     expect(cheap.status).toBe(200);

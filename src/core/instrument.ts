@@ -181,7 +181,10 @@ export interface RateLimitDecisionMessage {
   cost: number;
   limit: number;
   remaining: number;
-  /** Milliseconds until a retry could succeed (0 when allowed). */
+  /**
+   * Milliseconds until a retry could succeed (0 when allowed; `Infinity` when it never can: a cost
+   * above `burst`, decided without asking the store).
+   */
   retryAfter: number;
   /** The decision came from the fallback store. */
   fallback: boolean;

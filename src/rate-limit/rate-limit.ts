@@ -215,7 +215,7 @@ class Limiter {
       return;
     }
     if (cost > config.policy.burst) {
-      this.costExceedsBurst(next, cost);
+      this.costExceedsBurst(next, key, cost);
       return;
     }
     const attempt: Attempt = { req, res, next, key, cost, store: config.store, viaFallback: false };
@@ -475,9 +475,20 @@ class Limiter {
    * and the penalty box does not count it. It always goes to `next(err)`,
    * never to `handler` (there is no rate decision to hand it).
    */
-  private costExceedsBurst(next: NextFunction, cost: number): void {
+  private costExceedsBurst(next: NextFunction, key: string, cost: number): void {
     const { policy, shape } = this.config;
     this.stats.rejected++;
+    if (publishDecision.active)
+      publishDecision({
+        key,
+        allowed: false,
+        blocked: false,
+        cost,
+        limit: policy.burst,
+        remaining: 0,
+        retryAfter: Number.POSITIVE_INFINITY,
+        fallback: false,
+      });
     const record = new HeaderRecord();
     writePolicyHeaders(record, shape);
     next(
