@@ -11,6 +11,7 @@ import { RedisStreamLogs } from '../../src/sse/redis-stream-log';
 import { StreamReader } from '../../src/sse/stream-reader';
 import { mount } from '../helpers/harness';
 import { type RedisServer, startRedis } from '../helpers/redis';
+import { connectIoredis, connectNodeRedis, type NodeRedisClient } from '../helpers/redis-clients';
 import { connectEvents, type EventClient } from './channel-client';
 import { eventually, failOnUnhandledRejections } from './helpers';
 
@@ -51,31 +52,12 @@ afterAll(async () => {
   await redis.stop();
 });
 
-interface NodeRedisClient {
-  connect(): Promise<unknown>;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
-  destroy?(): void;
-  disconnect(): Promise<unknown>;
-  isOpen: boolean;
+function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
+  return connectNodeRedis(client, closers);
 }
 
-async function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
-  client.on('error', () => undefined);
-  await client.connect();
-  closers.push(async () => {
-    if (!client.isOpen) return;
-    if (client.destroy) client.destroy();
-    else await client.disconnect();
-  });
-  return client as unknown as RedisClientLike;
-}
-
-async function ioredis(make: () => Redis | InstanceType<typeof Redis6>): Promise<RedisClientLike> {
-  const c = make();
-  c.on('error', () => undefined);
-  closers.push(async () => c.disconnect());
-  await c.ping();
-  return c as unknown as RedisClientLike;
+function ioredis(make: () => Redis | InstanceType<typeof Redis6>): Promise<RedisClientLike> {
+  return connectIoredis(make(), closers);
 }
 
 const clientKinds: [string, () => Promise<RedisClientLike>][] = [

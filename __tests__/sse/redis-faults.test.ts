@@ -13,6 +13,7 @@ import { RedisStreamLog } from '../../src/sse/redis-stream-log';
 import type { LoggedEvent } from '../../src/sse/replay-log';
 import { mount } from '../helpers/harness';
 import { type RedisServer, startRedis } from '../helpers/redis';
+import { connectNodeRedis, type NodeRedisClient } from '../helpers/redis-clients';
 import { connectEvents, stalledClient } from './channel-client';
 import { eventually, nextEvents } from './helpers';
 
@@ -91,24 +92,8 @@ function ioredis5(options: Record<string, unknown> = {}): Redis {
   return c;
 }
 
-interface NodeRedisClient {
-  connect(): Promise<unknown>;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
-  destroy?(): void;
-  disconnect(): Promise<unknown>;
-  isOpen: boolean;
-}
-
-async function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
-  // The user's own client: its error listener is the user's job (node-redis requires one).
-  client.on('error', () => undefined);
-  await client.connect();
-  closers.push(() => {
-    if (!client.isOpen) return;
-    if (client.destroy) client.destroy();
-    else return client.disconnect();
-  });
-  return client as unknown as RedisClientLike;
+function nodeRedis(client: NodeRedisClient): Promise<RedisClientLike> {
+  return connectNodeRedis(client, closers);
 }
 
 describe.each(clientKinds)('reply shapes: %s', (_name, make) => {
